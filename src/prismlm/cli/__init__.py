@@ -1,0 +1,12 @@
+"""`prismlm` console command. Importing a command module registers its commands."""
+
+from .apps import app
+
+# Command modules (each attaches its commands to an app from .apps).
+from . import bench  # noqa: E402,F401  isort: skip
+
+__all__ = ["app", "main"]
+
+
+def main() -> None:
+    app()

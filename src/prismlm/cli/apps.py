@@ -1,0 +1,14 @@
+"""The typer applications that command modules attach to.
+
+Each `cli/<topic>.py` module decorates its commands onto one of these; `cli/__init__.py` imports
+the modules so the commands exist. The CLI only parses arguments and calls library functions.
+"""
+
+import typer
+
+app = typer.Typer(no_args_is_help=True, help="prismlm: sequence models beyond the Transformer.")
+bench_app = typer.Typer(no_args_is_help=True, help="Speed and memory benchmarks.")
+reproduce_app = typer.Typer(no_args_is_help=True, help="Re-measure a published claim.")
+
+app.add_typer(bench_app, name="bench")
+app.add_typer(reproduce_app, name="reproduce")

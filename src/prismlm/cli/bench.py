@@ -1,0 +1,18 @@
+"""`prismlm bench ...` commands."""
+
+from pathlib import Path
+
+import typer
+
+from .apps import bench_app
+
+
+@bench_app.command("mixer")
+def bench_mixer(
+    out: Path = typer.Option(Path("results/bench_mixer"), help="output folder"),
+    quick: bool = typer.Option(False, help="small sizes, for a smoke run"),
+) -> None:
+    """Prizma-Seq vs parameter-matched Transformer: train step, decode, chunked vs recurrent."""
+    from ..bench.mixer import run_mixer_benchmark
+
+    run_mixer_benchmark(out, quick=quick)
