@@ -1,0 +1,104 @@
+"""`TrainConfig`: every knob of the training loop, validated on construction.
+
+Defaults follow the Prizma-Seq diagnostic trainer (spec §5): AdamW(0.9, 0.95), weight decay 0.01,
+clip 1.0, warmup + cosine to 0.1·lr, frozen eval set drawn with seed 12345, plateau early stop
+that never fires before step 4000 or while the best accuracy is below 0.5.
+`gen_warm()` returns the long-warmup recipe every recall leg uses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from ..models.config import require
+
+MONITORS = {"acc": "max", "loss": "min", "bpc": "min"}
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 2000
+    batch_size: int = 64
+    lr: float = 3e-3
+    warmup: int = 600
+    warmup_frac: float = 0.15
+    min_lr_frac: float = 0.1
+    weight_decay: float = 0.01
+    betas: tuple[float, float] = (0.9, 0.95)
+    grad_clip: float = 1.0  # 0 disables clipping
+    eval_every: int = 500
+    eval_batches: int = 32
+    eval_batch_size: int = 0  # 0: same as batch_size
+    eval_seed: int = 12345
+    seed: int = 0
+    monitor: str = "acc"  # "acc" (higher is better) | "loss" | "bpc" (lower is better)
+    # plateau early stop: stop when step >= plateau_min_step AND best acc >= plateau_floor AND
+    # plateau_patience evals in a row improved the best by no more than plateau_delta
+    plateau_patience: int = 5  # 0 disables the plateau rule
+    plateau_min_step: int = 4000
+    plateau_floor: float = 0.5
+    plateau_delta: float = 0.003
+    solve_threshold: float = 0.0  # > 0: stop at the first eval whose monitor reaches it
+    checkpoint_every: int = 0  # 0: no checkpoints (only with a run_dir)
+    keep_checkpoints: int = 1
+    log_every: int = 50
+    device: str = "auto"  # "auto" | "cpu" | "cuda" | "cuda:N"
+    amp: bool = True  # bf16 autocast, used only on CUDA (never on CPU: far slower there)
+    progress: bool = False
+    tensorboard: bool = False
+
+    def __post_init__(self) -> None:
+        self.betas = (float(self.betas[0]), float(self.betas[1]))
+        require(self.steps >= 1, "steps", f"must be >= 1, got {self.steps}")
+        require(self.batch_size >= 1, "batch_size", f"must be >= 1, got {self.batch_size}")
+        require(self.lr > 0, "lr", f"must be > 0, got {self.lr}")
+        require(self.warmup >= 0, "warmup", f"must be >= 0, got {self.warmup}")
+        require(
+            0 <= self.warmup_frac < 1, "warmup_frac", f"must be in [0, 1), got {self.warmup_frac}"
+        )
+        require(
+            0 <= self.min_lr_frac <= 1, "min_lr_frac", f"must be in [0, 1], got {self.min_lr_frac}"
+        )
+        require(self.weight_decay >= 0, "weight_decay", "must be >= 0")
+        require(
+            all(0 <= b < 1 for b in self.betas), "betas", f"must lie in [0, 1), got {self.betas}"
+        )
+        require(self.grad_clip >= 0, "grad_clip", "must be >= 0 (0 disables clipping)")
+        require(self.eval_every >= 1, "eval_every", f"must be >= 1, got {self.eval_every}")
+        require(self.eval_batches >= 1, "eval_batches", f"must be >= 1, got {self.eval_batches}")
+        require(self.eval_batch_size >= 0, "eval_batch_size", "must be >= 0 (0: batch_size)")
+        require(self.monitor in MONITORS, "monitor", f"must be one of {sorted(MONITORS)}")
+        require(self.plateau_patience >= 0, "plateau_patience", "must be >= 0 (0 disables)")
+        require(self.plateau_min_step >= 0, "plateau_min_step", "must be >= 0")
+        require(self.solve_threshold >= 0, "solve_threshold", "must be >= 0 (0 disables)")
+        require(self.checkpoint_every >= 0, "checkpoint_every", "must be >= 0 (0 disables)")
+        require(self.keep_checkpoints >= 1, "keep_checkpoints", "must be >= 1")
+        require(self.log_every >= 1, "log_every", "must be >= 1")
+        require(
+            self.device == "auto" or self.device == "cpu" or self.device.startswith("cuda"),
+            "device",
+            f"must be 'auto', 'cpu' or 'cuda[:N]', got {self.device!r}",
+        )
+
+    @property
+    def higher_is_better(self) -> bool:
+        return MONITORS[self.monitor] == "max"
+
+    @property
+    def eval_bs(self) -> int:
+        return self.eval_batch_size or self.batch_size
+
+
+def gen_warm(steps: int = 80_000, **overrides) -> TrainConfig:
+    """The "gen-warm" recipe of every recall leg (spec §5): lr 1e-3, warmup 2000 absolute,
+    cosine to 0.1·lr, batch 64, eval every 2000 steps, plateau stop."""
+    base = TrainConfig(
+        steps=steps,
+        batch_size=64,
+        lr=1e-3,
+        warmup=2000,
+        warmup_frac=0.0,
+        min_lr_frac=0.1,
+        eval_every=2000,
+    )
+    return replace(base, **overrides)
