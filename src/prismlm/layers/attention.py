@@ -1,0 +1,77 @@
+"""Causal multi-head self-attention on `scaled_dot_product_attention`, with RoPE and a KV cache."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .rotary import Rotary
+
+
+class KVCache:
+    """Keys and values of one layer, [B, H, capacity, D], grown by doubling (amortised O(1))."""
+
+    def __init__(self, batch: int, heads: int, head_dim: int, device, dtype, capacity: int = 256):
+        self.k = torch.empty(batch, heads, capacity, head_dim, device=device, dtype=dtype)
+        self.v = torch.empty_like(self.k)
+        self.length = 0
+
+    def append(self, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Add k, v: [B, H, t, D]; return views of all cached keys and values."""
+        n, t = self.length, k.shape[2]
+        if n + t > self.k.shape[2]:
+            capacity = max(2 * self.k.shape[2], n + t)
+            grown_k = self.k.new_empty(*self.k.shape[:2], capacity, self.k.shape[3])
+            grown_v = torch.empty_like(grown_k)
+            grown_k[:, :, :n] = self.k[:, :, :n]
+            grown_v[:, :, :n] = self.v[:, :, :n]
+            self.k, self.v = grown_k, grown_v
+        self.k[:, :, n : n + t] = k
+        self.v[:, :, n : n + t] = v
+        self.length = n + t
+        return self.k[:, :, : self.length], self.v[:, :, : self.length]
+
+    def num_floats(self) -> int:
+        """Floats actually held for the cached positions (keys + values)."""
+        B, H, _, D = self.k.shape
+        return 2 * B * H * self.length * D
+
+
+class CausalSelfAttention(nn.Module):
+    """x: [B, T, d_model] -> [B, T, d_model]. Fused W_qkv split as contiguous [q | k | v] blocks,
+    RoPE on q and k, causal SDPA with scale 1/√d_h, no biases."""
+
+    def __init__(
+        self, d_model: int, n_heads: int, max_len: int, rope_base: float = 10000.0,
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self.n_heads, self.head_dim = n_heads, d_model // n_heads
+        self.qkv = nn.Linear(d_model, 3 * d_model, bias=False)
+        self.proj = nn.Linear(d_model, d_model, bias=False)
+        self.rotary = Rotary(self.head_dim, max_len, rope_base)
+        self.dropout = dropout
+
+    def _heads(self, x: torch.Tensor, offset: int):
+        B, T, _ = x.shape
+        q, k, v = self.qkv(x).view(B, T, 3, self.n_heads, self.head_dim).permute(2, 0, 3, 1, 4)
+        return self.rotary(q, offset), self.rotary(k, offset), v
+
+    def forward(self, x: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
+        """With `cache` (empty), also stores this segment's keys and values for decoding."""
+        B, T, d = x.shape
+        q, k, v = self._heads(x, 0)
+        if cache is not None:
+            cache.append(k, v)
+        drop = self.dropout if self.training else 0.0
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=drop)
+        return self.proj(y.transpose(1, 2).reshape(B, T, d))
+
+    def step(self, x_t: torch.Tensor, cache: KVCache) -> torch.Tensor:
+        """x_t: [B, d_model] at position cache.length -> [B, d_model]."""
+        B, d = x_t.shape
+        q, k, v = self._heads(x_t[:, None], cache.length)
+        keys, values = cache.append(k, v)
+        y = F.scaled_dot_product_attention(q, keys, values)
+        return self.proj(y.reshape(B, d))

@@ -1,0 +1,141 @@
+"""The Prizma-Seq mixer: a gated delta rule on a parameter-free quadratic feature map, plus an
+exact sliding-window attention head, sharing one set of q, k, v.
+
+Per block (x̂ = RMSNorm(h) is computed by the caller):
+    x      = SiLU(ShortConv_kc(x̂))                            [B, T, d]
+    q,k,v  = W_qkv x, per-head interleaved; q, k ← q/‖q‖, k/‖k‖  [B, H, T, d_h]
+    β      = β_cap · σ(W_β x)                                  [B, H, T]
+    α      = 0.5 + 0.5 · σ(W_α x)   (gated) else 1             [B, H, T]
+    o_Δ    = DeltaRule(φ(q), φ(k), v, β, α)   state S ∈ R^{d_h × d_φ} per head (pre-write read)
+    o_w    = SlidingWindowAttention_w(q, k, v)                  (linear q, k; scale 1/√d_h)
+    out    = W_o merge_heads(o_Δ + o_w)
+
+φ adds no trainable parameters (its tensors are buffers). Parameters per mixer:
+3d² (W_qkv) + d² (W_o) + dH + H (W_β) [+ dH + H (W_α)] + d·k_c + d (conv).
+Switches for the spec's ablations: `feat_map`, `use_window`, `gated`, `short_conv` (0 = off).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..ops.delta_rule import delta_rule, delta_rule_step
+from ..ops.feature_maps import apply_feature_map, feature_dim, l2_normalize, make_feature_buffers
+from ..ops.window_attention import sliding_window_attention
+from .short_conv import ShortConv
+
+
+@dataclass
+class MixerState:
+    """Decode state of one mixer. S: [B, H, d_h, d_φ]; conv_ring: [B, k_c−1, d];
+    window_k/v: [B, H, w, d_h] ring buffers (slot = position mod w); window_valid: [w] bool."""
+
+    S: torch.Tensor
+    conv_ring: torch.Tensor | None
+    window_k: torch.Tensor | None
+    window_v: torch.Tensor | None
+    window_valid: torch.Tensor | None
+    position: int = 0
+
+    def num_floats(self) -> int:
+        tensors = (self.S, self.conv_ring, self.window_k, self.window_v)
+        return sum(t.numel() for t in tensors if t is not None)
+
+
+class PrizmaMixer(nn.Module):
+    def __init__(
+        self,
+        d_model: int,
+        n_heads: int,
+        feat_map: str = "quad2",
+        feat_n2: int = 224,
+        feat_seed: int = 1234,
+        window: int = 16,
+        use_window: bool = True,
+        gated: bool = False,
+        short_conv: int = 4,
+        chunk_size: int = 64,
+        beta_cap: float = 0.99,
+        backend: str = "auto",
+    ) -> None:
+        super().__init__()
+        self.d_model, self.n_heads = d_model, n_heads
+        self.head_dim = d_model // n_heads
+        self.feat_map, self.window, self.use_window = feat_map, window, use_window
+        self.gated, self.chunk_size, self.beta_cap, self.backend = gated, chunk_size, beta_cap, backend
+        self.feat_dim = feature_dim(feat_map, self.head_dim, feat_n2)
+        for name, tensor in make_feature_buffers(feat_map, self.head_dim, feat_n2, feat_seed).items():
+            self.register_buffer(name, tensor)
+        self.conv = ShortConv(d_model, short_conv) if short_conv > 0 else None
+        self.qkv = nn.Linear(d_model, 3 * d_model, bias=False)
+        self.beta_proj = nn.Linear(d_model, n_heads)
+        self.alpha_proj = nn.Linear(d_model, n_heads) if gated else None
+        self.out = nn.Linear(d_model, d_model, bias=False)
+
+    def _features(self, x: torch.Tensor) -> torch.Tensor:
+        buffers = {name: buf for name, buf in self.named_buffers(recurse=False)}
+        return apply_feature_map(self.feat_map, x, buffers)
+
+    def _gates(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        beta = self.beta_cap * torch.sigmoid(self.beta_proj(x))
+        alpha = 0.5 + 0.5 * torch.sigmoid(self.alpha_proj(x)) if self.gated else None
+        return beta, alpha
+
+    def forward(self, xn: torch.Tensor) -> torch.Tensor:
+        """xn: normalised input [B, T, d] -> [B, T, d]."""
+        B, T, d = xn.shape
+        x = F.silu(self.conv(xn)) if self.conv is not None else xn
+        qkv = self.qkv(x).view(B, T, self.n_heads, 3, self.head_dim).permute(3, 0, 2, 1, 4)
+        q, k, v = l2_normalize(qkv[0]), l2_normalize(qkv[1]), qkv[2]  # [B, H, T, d_h]
+        beta, alpha = self._gates(x)
+        beta = beta.transpose(1, 2)
+        alpha = alpha.transpose(1, 2) if alpha is not None else None
+        o, _ = delta_rule(
+            self._features(q), self._features(k), v, beta, alpha,
+            chunk_size=self.chunk_size, backend=self.backend,
+        )
+        if self.use_window:
+            o = o + sliding_window_attention(q, k, v, self.window)
+        return self.out(o.transpose(1, 2).reshape(B, T, d))
+
+    def init_state(self, batch: int, device=None, dtype=torch.float32) -> MixerState:
+        H, dh = self.n_heads, self.head_dim
+        zeros = dict(device=device, dtype=dtype)
+        return MixerState(
+            S=torch.zeros(batch, H, dh, self.feat_dim, **zeros),
+            conv_ring=self.conv.init_ring(batch, self.d_model, device, dtype) if self.conv else None,
+            window_k=torch.zeros(batch, H, self.window, dh, **zeros) if self.use_window else None,
+            window_v=torch.zeros(batch, H, self.window, dh, **zeros) if self.use_window else None,
+            window_valid=(
+                torch.zeros(self.window, dtype=torch.bool, device=device) if self.use_window else None
+            ),
+        )
+
+    def step(self, xn_t: torch.Tensor, state: MixerState) -> torch.Tensor:
+        """xn_t: normalised input [B, d] -> [B, d]; updates `state` in place."""
+        B, d = xn_t.shape
+        if self.conv is not None:
+            x, state.conv_ring = self.conv.step(xn_t, state.conv_ring)
+            x = F.silu(x)
+        else:
+            x = xn_t
+        qkv = self.qkv(x).view(B, self.n_heads, 3, self.head_dim)
+        qk = l2_normalize(qkv[:, :, :2])  # [B, H, 2, d_h]: q and k normalised together
+        v = qkv[:, :, 2]
+        beta, alpha = self._gates(x)
+        phi = self._features(qk)
+        o, state.S = delta_rule_step(phi[:, :, 0], phi[:, :, 1], v, beta, alpha, state.S)
+        if self.use_window:
+            slot = state.position % self.window
+            state.window_k[:, :, slot] = qk[:, :, 1]
+            state.window_v[:, :, slot] = v
+            state.window_valid[slot] = True
+            o = o + F.scaled_dot_product_attention(
+                qk[:, :, :1], state.window_k, state.window_v, attn_mask=state.window_valid[None]
+            ).squeeze(2)
+        state.position += 1
+        return self.out(o.reshape(B, d))

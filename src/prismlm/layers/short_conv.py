@@ -1,0 +1,34 @@
+"""Causal depthwise short convolution (token shift / local mixing)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class ShortConv(nn.Module):
+    """y_t = b + Σ_{i<k} w_i ⊙ x_{t−k+1+i}, per channel (left-padded, so causal).
+
+    forward: x [B, T, D] -> [B, T, D]. step: x_t [B, D] with ring [B, k−1, D] of the previous
+    inputs -> (y_t [B, D], new ring).
+    """
+
+    def __init__(self, dim: int, kernel_size: int) -> None:
+        super().__init__()
+        if kernel_size < 1:
+            raise ValueError(f"kernel_size must be >= 1, got {kernel_size}")
+        self.kernel_size = kernel_size
+        self.conv = nn.Conv1d(dim, dim, kernel_size, groups=dim, bias=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.pad(x.transpose(1, 2), (self.kernel_size - 1, 0))
+        return self.conv(x).transpose(1, 2)
+
+    def init_ring(self, batch: int, dim: int, device, dtype) -> torch.Tensor:
+        return torch.zeros(batch, self.kernel_size - 1, dim, device=device, dtype=dtype)
+
+    def step(self, x_t: torch.Tensor, ring: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        window = torch.cat((ring, x_t[:, None]), dim=1)  # [B, k, D]
+        weight = self.conv.weight[:, 0].transpose(0, 1)  # [k, D]
+        return torch.einsum("bkd,kd->bd", window, weight) + self.conv.bias, window[:, 1:]

@@ -1,0 +1,153 @@
+"""Prizma-Seq: a pre-norm LM whose mixer is the quad2 rectangular delta-state mixer.
+
+    h_0 = E[tokens] (+ P[positions] if learned_pos)
+    h  += Mixer(RMSNorm_1(h));  h += SwiGLU(RMSNorm_2(h))        per block
+    logits = RMSNorm_f(h) · Eᵀ                                      head tied to E
+
+The FFN half is the Transformer baseline's, so only the mixer differs. Decoding carries a
+constant-size state per layer (d_h × d_φ per head, a w-slot window ring and a k_c−1 conv ring):
+memory does not grow with the context length.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ..layers.init import init_linear_and_embedding_
+from ..layers.norm import RMSNorm
+from ..layers.prizma_mixer import MixerState, PrizmaMixer
+from ..layers.swiglu import SwiGLU
+from ..ops.feature_maps import FEATURE_MAPS
+from .base import SequenceLM, register_model
+from .config import require
+
+
+@dataclass
+class PrizmaSeqConfig:
+    vocab_size: int
+    d_model: int = 128
+    n_layers: int = 4
+    n_heads: int = 4
+    d_ff: int | None = None  # None: round(8/3 · d / 8) · 8
+    feat_map: str = "quad2"  # "quad2" | "rand_linear" | "none"
+    feat_n2: int = 224  # monomials (quad2) / extra width (rand_linear): d_φ = d_h + feat_n2
+    feat_seed: int = 1234
+    window: int = 16
+    use_window: bool = True
+    gated: bool = False  # data-dependent decay α = 0.5 + 0.5 σ(W_α x); off = pure DeltaNet
+    short_conv: int = 4  # 0 disables the short convolution
+    learned_pos: bool = False  # learned absolute positions (limits length to max_len)
+    max_len: int = 4096  # only enforced when learned_pos
+    chunk_size: int = 64
+    beta_cap: float = 0.99
+    backend: str = "auto"  # delta-rule backend: auto | chunked | recurrent | fla
+
+    def __post_init__(self) -> None:
+        require(self.vocab_size >= 2, "vocab_size", f"must be >= 2, got {self.vocab_size}")
+        require(self.d_model >= 1, "d_model", f"must be >= 1, got {self.d_model}")
+        require(self.n_layers >= 1, "n_layers", f"must be >= 1, got {self.n_layers}")
+        require(self.n_heads >= 1, "n_heads", f"must be >= 1, got {self.n_heads}")
+        require(
+            self.d_model % self.n_heads == 0, "n_heads",
+            f"d_model {self.d_model} is not divisible by n_heads {self.n_heads}",
+        )
+        require(self.d_ff is None or self.d_ff >= 1, "d_ff", f"must be >= 1, got {self.d_ff}")
+        require(
+            self.feat_map in FEATURE_MAPS, "feat_map",
+            f"unknown feature map {self.feat_map!r}; choose from {FEATURE_MAPS}",
+        )
+        require(
+            self.feat_map == "none" or self.feat_n2 >= 1, "feat_n2",
+            f"must be >= 1 for {self.feat_map}, got {self.feat_n2}",
+        )
+        require(self.window >= 1, "window", f"must be >= 1, got {self.window}")
+        require(self.short_conv >= 0, "short_conv", f"must be >= 0, got {self.short_conv}")
+        require(self.max_len >= 1, "max_len", f"must be >= 1, got {self.max_len}")
+        require(self.chunk_size >= 1, "chunk_size", f"must be >= 1, got {self.chunk_size}")
+        require(0.0 < self.beta_cap <= 1.0, "beta_cap", f"must be in (0, 1], got {self.beta_cap}")
+        require(
+            self.backend in ("auto", "chunked", "recurrent", "fla"), "backend",
+            f"unknown backend {self.backend!r}",
+        )
+
+    @property
+    def head_dim(self) -> int:
+        return self.d_model // self.n_heads
+
+
+@dataclass
+class PrizmaSeqState:
+    layers: list[MixerState]
+
+    @property
+    def position(self) -> int:
+        return self.layers[0].position
+
+    def num_floats(self) -> int:
+        return sum(s.num_floats() for s in self.layers)
+
+
+class PrizmaSeqBlock(nn.Module):
+    def __init__(self, cfg: PrizmaSeqConfig) -> None:
+        super().__init__()
+        self.norm1, self.norm2 = RMSNorm(cfg.d_model), RMSNorm(cfg.d_model)
+        self.mixer = PrizmaMixer(
+            cfg.d_model, cfg.n_heads, cfg.feat_map, cfg.feat_n2, cfg.feat_seed, cfg.window,
+            cfg.use_window, cfg.gated, cfg.short_conv, cfg.chunk_size, cfg.beta_cap, cfg.backend,
+        )
+        self.ffn = SwiGLU(cfg.d_model, cfg.d_ff)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        h = h + self.mixer(self.norm1(h))
+        return h + self.ffn(self.norm2(h))
+
+    def step(self, h: torch.Tensor, state: MixerState) -> torch.Tensor:
+        h = h + self.mixer.step(self.norm1(h), state)
+        return h + self.ffn(self.norm2(h))
+
+
+@register_model
+class PrizmaSeqLM(SequenceLM):
+    config_class = PrizmaSeqConfig
+
+    def __init__(self, config: PrizmaSeqConfig) -> None:
+        super().__init__(config)
+        self.embed = nn.Embedding(config.vocab_size, config.d_model)
+        self.pos_embed = (
+            nn.Embedding(config.max_len, config.d_model) if config.learned_pos else None
+        )
+        self.blocks = nn.ModuleList(PrizmaSeqBlock(config) for _ in range(config.n_layers))
+        self.norm = RMSNorm(config.d_model)
+        init_linear_and_embedding_(self)
+
+    def forward(self, input_ids: torch.Tensor, return_aux: bool = False):
+        """input_ids: [B, T] -> logits [B, T, V] (and a zero auxiliary loss if return_aux)."""
+        self.check_input_ids(input_ids, self.config.max_len if self.config.learned_pos else None)
+        h = self.embed(input_ids)
+        if self.pos_embed is not None:
+            h = h + self.pos_embed.weight[: input_ids.shape[1]]
+        for block in self.blocks:
+            h = block(h)
+        logits = self.norm(h) @ self.embed.weight.t()
+        return (logits, logits.new_zeros(())) if return_aux else logits
+
+    def init_state(self, batch_size: int, device=None) -> PrizmaSeqState:
+        device = device or self.embed.weight.device
+        dtype = self.embed.weight.dtype
+        return PrizmaSeqState([b.mixer.init_state(batch_size, device, dtype) for b in self.blocks])
+
+    def step(self, token: torch.Tensor, state: PrizmaSeqState):
+        """token: [B] -> (logits [B, V], state); the state is updated in place, size constant."""
+        h = self.embed(token)
+        if self.pos_embed is not None:
+            if state.position >= self.config.max_len:
+                raise ValueError(
+                    f"decode position {state.position} exceeds max_len {self.config.max_len}"
+                )
+            h = h + self.pos_embed.weight[state.position]
+        for block, layer_state in zip(self.blocks, state.layers, strict=True):
+            h = block.step(h, layer_state)
+        return self.norm(h) @ self.embed.weight.t(), state

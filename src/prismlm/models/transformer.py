@@ -1,0 +1,130 @@
+"""A tuned decoder-only Transformer baseline: pre-norm RMSNorm, RoPE attention, SwiGLU, tied head."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ..layers.attention import CausalSelfAttention, KVCache
+from ..layers.init import init_linear_and_embedding_
+from ..layers.norm import RMSNorm
+from ..layers.swiglu import SwiGLU
+from .base import SequenceLM, register_model
+from .config import require
+
+
+@dataclass
+class TransformerConfig:
+    vocab_size: int
+    d_model: int = 128
+    n_layers: int = 4
+    n_heads: int = 4
+    d_ff: int | None = None  # None: round(8/3 · d / 8) · 8
+    max_len: int = 4096  # longest sequence (rotary table size)
+    rope_base: float = 10000.0
+    dropout: float = 0.0
+
+    def __post_init__(self) -> None:
+        require(self.vocab_size >= 2, "vocab_size", f"must be >= 2, got {self.vocab_size}")
+        require(self.d_model >= 1, "d_model", f"must be >= 1, got {self.d_model}")
+        require(self.n_layers >= 1, "n_layers", f"must be >= 1, got {self.n_layers}")
+        require(self.n_heads >= 1, "n_heads", f"must be >= 1, got {self.n_heads}")
+        require(
+            self.d_model % self.n_heads == 0, "n_heads",
+            f"d_model {self.d_model} is not divisible by n_heads {self.n_heads}",
+        )
+        require(
+            (self.d_model // self.n_heads) % 2 == 0, "d_model",
+            f"head dim d_model/n_heads = {self.d_model // self.n_heads} must be even for RoPE",
+        )
+        require(self.d_ff is None or self.d_ff >= 1, "d_ff", f"must be >= 1, got {self.d_ff}")
+        require(self.max_len >= 1, "max_len", f"must be >= 1, got {self.max_len}")
+        require(0.0 <= self.dropout < 1.0, "dropout", f"must be in [0, 1), got {self.dropout}")
+
+
+@dataclass
+class TransformerState:
+    caches: list[KVCache]
+
+    @property
+    def position(self) -> int:
+        return self.caches[0].length
+
+    def num_floats(self) -> int:
+        return sum(c.num_floats() for c in self.caches)
+
+
+class TransformerBlock(nn.Module):
+    def __init__(self, cfg: TransformerConfig) -> None:
+        super().__init__()
+        self.norm1, self.norm2 = RMSNorm(cfg.d_model), RMSNorm(cfg.d_model)
+        self.attn = CausalSelfAttention(
+            cfg.d_model, cfg.n_heads, cfg.max_len, cfg.rope_base, cfg.dropout
+        )
+        self.ffn = SwiGLU(cfg.d_model, cfg.d_ff)
+        self.drop = nn.Dropout(cfg.dropout)
+
+    def forward(self, h: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
+        h = h + self.drop(self.attn(self.norm1(h), cache))
+        return h + self.drop(self.ffn(self.norm2(h)))
+
+    def step(self, h: torch.Tensor, cache: KVCache) -> torch.Tensor:
+        h = h + self.attn.step(self.norm1(h), cache)
+        return h + self.ffn(self.norm2(h))
+
+
+@register_model
+class TransformerLM(SequenceLM):
+    """logits = RMSNorm(blocks(E[tokens])) · Eᵀ. Decoding keeps a KV cache (memory grows with n)."""
+
+    config_class = TransformerConfig
+
+    def __init__(self, config: TransformerConfig) -> None:
+        super().__init__(config)
+        self.embed = nn.Embedding(config.vocab_size, config.d_model)
+        self.drop = nn.Dropout(config.dropout)
+        self.blocks = nn.ModuleList(TransformerBlock(config) for _ in range(config.n_layers))
+        self.norm = RMSNorm(config.d_model)
+        init_linear_and_embedding_(self)
+
+    def _logits(self, h: torch.Tensor) -> torch.Tensor:
+        return self.norm(h) @ self.embed.weight.t()
+
+    def forward(self, input_ids: torch.Tensor, return_aux: bool = False):
+        """input_ids: [B, T] -> logits [B, T, V] (and a zero auxiliary loss if return_aux)."""
+        self.check_input_ids(input_ids, self.config.max_len)
+        h = self.drop(self.embed(input_ids))
+        for block in self.blocks:
+            h = block(h)
+        logits = self._logits(h)
+        return (logits, logits.new_zeros(())) if return_aux else logits
+
+    def init_state(self, batch_size: int, device=None) -> TransformerState:
+        device = device or self.embed.weight.device
+        dtype = self.embed.weight.dtype
+        c = self.config
+        return TransformerState(
+            [KVCache(batch_size, c.n_heads, c.d_model // c.n_heads, device, dtype)
+             for _ in range(c.n_layers)]
+        )
+
+    @torch.no_grad()
+    def prefill(self, input_ids: torch.Tensor) -> tuple[torch.Tensor, TransformerState]:
+        """Parallel prefill: one forward pass over the prompt that also fills the KV caches."""
+        self.check_input_ids(input_ids, self.config.max_len)
+        state = self.init_state(input_ids.shape[0], input_ids.device)
+        h = self.embed(input_ids)
+        for block, cache in zip(self.blocks, state.caches, strict=True):
+            h = block(h, cache)
+        return self._logits(h[:, -1]), state
+
+    def step(self, token: torch.Tensor, state: TransformerState):
+        """token: [B] -> (logits [B, V], state); the caches are extended in place."""
+        if state.position >= self.config.max_len:
+            raise ValueError(f"decode position {state.position} exceeds max_len {self.config.max_len}")
+        h = self.embed(token)
+        for block, cache in zip(self.blocks, state.caches, strict=True):
+            h = block.step(h, cache)
+        return self._logits(h), state
