@@ -12,9 +12,7 @@ from prismlm.train import TrainConfig, train
 if __name__ == "__main__":
     torch.manual_seed(0)
     model = TinyGRULM(TinyGRUConfig(vocab_size=8))
-    cfg = TrainConfig(
-        steps=8, batch_size=8, lr=5e-3, warmup=2, eval_every=4, eval_batches=2, device="cpu"
-    )
+    cfg = TrainConfig(steps=8, batch_size=8, lr=5e-3, warmup=2, eval_every=4, eval_batches=2, device="cpu")
     res = train(model, Copy(vocab_size=8, length=4), cfg)
     if dist.get_rank() == 0:
         torch.save({"state": model.state_dict(), "final": res.final}, sys.argv[1])

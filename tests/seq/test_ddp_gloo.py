@@ -37,9 +37,7 @@ def test_two_gloo_processes_agree_with_a_single_process(tmp_path):
 
     torch.manual_seed(0)
     model = TinyGRULM(TinyGRUConfig(vocab_size=8))
-    cfg = TrainConfig(
-        steps=8, batch_size=8, lr=5e-3, warmup=2, eval_every=4, eval_batches=2, device="cpu"
-    )
+    cfg = TrainConfig(steps=8, batch_size=8, lr=5e-3, warmup=2, eval_every=4, eval_batches=2, device="cpu")
     single = train(model, Copy(vocab_size=8, length=4), cfg)
     for name, value in model.state_dict().items():
         assert torch.allclose(value, ddp["state"][name], atol=1e-5), name
