@@ -1,0 +1,108 @@
+"""The shared memory tape and the memory expert's read/write head — causal and slot-addressed.
+
+One tape M ∈ R^{S × d_mem} (learned initial contents M_init) is threaded through every block and
+every time step of a forward pass. Order of events, identical in `forward` and in decoding:
+
+    for t = 1..T:  for block b = 0..L−1:
+        block b's memory expert writes (if token t was routed to it), then reads
+
+Block b at time t therefore sees the writes of blocks ≤ b at times ≤ t (its own write at t
+included: write-before-read), and nothing from later positions. Writes of blocks above b are not
+visible to block b — allowing them at times < t would make every layer wait for the full stack at
+t − 1 and kill the parallel scan. So each block b keeps its own view
+M^{≤b}_t = A^{≤b}_t ⊙ M^{≤b}_{t−1} + B^{≤b}_t, where (A^{≤b}_t, B^{≤b}_t) is the composition of
+the time-t writes of blocks 0..b in block order. A write in block 1 at time t is readable by
+block 2 at t (and after), and by block 1 at t + 1.
+
+Write (addressing depends only on the token, not on the read, so one scan per block suffices):
+    w = softmax(W_addr x) ∈ Δ^S,  e = σ(W_e x),  a = W_v x,  g = σ(W_w x) · route weight
+    M ← M ⊙ (1 − g w eᵀ) + g w aᵀ                       (different tokens address different slots)
+Read (content-addressed, after the write):
+    r = softmax(q·Mᵀ / √d_mem) M,  q = W_q x,  out = W_out r
+
+The router of block b is given mean_slots of the tape visible *below* it (M^{≤b−1}_t, or M_init
+for block 0) — the only tape known before block b's own routing decides its writes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ..ops.tape_scan import compose_maps, content_read, tape_scan, write_maps
+from .experts import Expert, ExpertContext
+
+
+@dataclass
+class TapeThread:
+    """The tape as it travels up the stack for one forward (or one decode step).
+
+    init: [S, d_mem] initial tape. maps: composed time-t write maps (A, B) of the memory blocks
+    below, each [B, T, S, d_mem], or None (no writes yet). visible: the tape seen at the top of
+    the blocks so far, [B, T, S, d_mem], or None (= init at every position).
+    """
+
+    init: torch.Tensor
+    maps: tuple[torch.Tensor, torch.Tensor] | None = None
+    visible: torch.Tensor | None = None
+
+    def summary(self, batch: int, length: int) -> torch.Tensor:
+        """mean over slots of the visible tape: [B·T, d_mem]."""
+        if self.visible is None:
+            d = self.init.shape[-1]
+            return self.init.mean(0).expand(batch * length, d)
+        return self.visible.mean(-2).reshape(batch * length, -1)
+
+
+class MemoryExpert(Expert):
+    """Read/write head on the shared tape. x: [N, d_model] dispatched tokens -> [N, d_model].
+
+    Needs `ctx` (positions, route weights, thread, decode state). Puts into ctx.outputs:
+    "thread" (updated), "state" (this block's tape at the last position, [B, S, d_mem]) and
+    "read_entropy" (mean entropy of the read weights, scalar).
+    Parameters: d·(S + 1 + 3·d_mem) + S + 1 + 3·d_mem (write/read heads) + d_mem·d + d (out).
+    """
+
+    kind = "memory"
+
+    def __init__(
+        self, d_model: int, d_mem: int, num_slots: int, chunk: int | None = None
+    ) -> None:
+        super().__init__()
+        self.d_mem, self.num_slots, self.chunk = d_mem, num_slots, chunk
+        # Fused projections: slot address (S), write strength (1), erase, add, query (d_mem each).
+        self.proj = nn.Linear(d_model, num_slots + 1 + 3 * d_mem)
+        self.w_out = nn.Linear(d_mem, d_model)
+
+    def forward(self, x: torch.Tensor, ctx: ExpertContext | None = None) -> torch.Tensor:
+        if ctx is None or ctx.thread is None:
+            raise ValueError("the memory expert needs an ExpertContext with a TapeThread")
+        s, dm = self.num_slots, self.d_mem
+        addr, strength, erase, add, query = self.proj(x).split([s, 1, dm, dm, dm], dim=-1)
+        n_pos = ctx.batch * ctx.length
+        # Scatter the small write vectors; tokens not routed here get strength 0, i.e. the
+        # identity map (A = 1, B = 0). The big [B, T, S, d_mem] maps are formed once, densely.
+        vec = torch.cat(
+            [
+                torch.softmax(addr, -1) * (torch.sigmoid(strength) * ctx.weights[:, None]),
+                torch.sigmoid(erase),
+                add,
+            ],
+            dim=-1,
+        )
+        vec = x.new_zeros(n_pos, s + 2 * dm).index_copy(0, ctx.index, vec)
+        gw, e_all, a_all = vec.split([s, dm, dm], dim=-1)
+        a_all, b_all = write_maps(gw, e_all, a_all, torch.ones_like(gw[:, 0]))
+        shape = (ctx.batch, ctx.length, s, dm)
+        thread: TapeThread = ctx.thread
+        maps = compose_maps(thread.maps, (a_all.view(shape), b_all.view(shape)))
+        m0 = thread.init if ctx.state is None else ctx.state
+        tape = tape_scan(maps[0], maps[1], m0, chunk=self.chunk)  # [B, T, S, d_mem]
+        ctx.outputs["thread"] = TapeThread(thread.init, maps, tape)
+        ctx.outputs["state"] = tape[:, -1]
+        read, weights = content_read(query, tape.reshape(n_pos, s, dm).index_select(0, ctx.index))
+        ent = -(weights * torch.log(weights.clamp_min(1e-12))).sum(-1)
+        ctx.outputs["read_entropy"] = ent.mean() if ent.numel() else x.new_zeros(())
+        return self.w_out(read)

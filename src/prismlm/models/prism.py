@@ -1,0 +1,185 @@
+"""PrismLM: Multi-Rate Bus + polymorphic routing over neural / memory / symbolic experts, one tape.
+
+    token embedding → L × PrismBlock (sharing one causal memory tape) → RMSNorm → tied head
+    aux = balance_weight · Σ_blocks load-balance − read_entropy_weight · Σ_blocks read entropy
+
+Causal everywhere (unlike the reference, whose tape write is a mean over all positions): the MRB
+is a causal scan, experts are pointwise, and the tape is a per-slot causal recurrence
+(see `layers.memory_tape`). Decoding carries, per block, the MRB state [B, d_model] and that
+block's view of the tape [B, S, d_mem], and runs the same block code on one token, so
+`step` reproduces `forward`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ..layers.memory_tape import TapeThread
+from ..layers.norm import RMSNorm
+from ..layers.prism_block import BlockState, PrismBlock
+from .base import SequenceLM, register_model
+from .config import require
+
+EXPERT_KINDS = ("neural", "memory", "symbolic")
+
+
+@dataclass
+class PrismConfig:
+    """PRISM hyper-parameters (toy defaults of the spec, §1).
+
+    Rates Δ_k are log-spaced in [min_rate, max_rate]; top_k ≤ number of expert kinds;
+    memory_kind selects the memory expert implementation ("tape").
+    """
+
+    vocab_size: int = 256
+    d_model: int = 128
+    n_layers: int = 4
+    num_rates: int = 4
+    min_rate: float = math.log(2.0)
+    max_rate: float = math.log(256.0)
+    top_k: int = 1
+    epsilon: float = 0.05
+    balance_weight: float = 0.01
+    d_mem: int = 64
+    num_slots: int = 32
+    read_entropy_weight: float = 0.01
+    norm_eps: float = 1e-6
+    init_std: float = 0.02
+    memory_kind: str = "tape"
+    max_len: int = 1 << 20
+
+    def __post_init__(self) -> None:
+        require(self.vocab_size >= 2, "vocab_size", f"must be >= 2, got {self.vocab_size}")
+        require(self.d_model >= 2, "d_model", f"must be >= 2, got {self.d_model}")
+        require(self.n_layers >= 1, "n_layers", f"must be >= 1, got {self.n_layers}")
+        require(self.num_rates >= 1, "num_rates", f"must be >= 1, got {self.num_rates}")
+        require(
+            self.d_model % self.num_rates == 0,
+            "d_model",
+            f"{self.d_model} must be divisible by num_rates={self.num_rates}",
+        )
+        require(0 < self.min_rate <= self.max_rate, "min_rate", "need 0 < min_rate <= max_rate")
+        require(
+            1 <= self.top_k <= len(EXPERT_KINDS),
+            "top_k",
+            f"must be in [1, {len(EXPERT_KINDS)}], got {self.top_k}",
+        )
+        require(0 <= self.epsilon < 1, "epsilon", f"must be in [0, 1), got {self.epsilon}")
+        require(self.balance_weight >= 0, "balance_weight", "must be >= 0")
+        require(self.read_entropy_weight >= 0, "read_entropy_weight", "must be >= 0")
+        require(self.d_mem >= 1, "d_mem", f"must be >= 1, got {self.d_mem}")
+        require(self.num_slots >= 1, "num_slots", f"must be >= 1, got {self.num_slots}")
+        require(self.memory_kind == "tape", "memory_kind", f"unknown kind {self.memory_kind!r}")
+        require(self.init_std > 0, "init_std", "must be > 0")
+        require(self.max_len >= 1, "max_len", "must be >= 1")
+
+    def block_kinds(self, layer: int) -> tuple[str, ...]:
+        """Expert kinds of block `layer`: the last block has no memory expert."""
+        if layer == self.n_layers - 1:
+            return tuple(k for k in EXPERT_KINDS if k != "memory")
+        return EXPERT_KINDS
+
+
+@dataclass
+class PrismState:
+    """Decode state: one `BlockState` per block, and the shared initial tape."""
+
+    blocks: list[BlockState]
+
+
+@register_model
+class PrismLM(SequenceLM):
+    """input_ids [B, T] -> logits [B, T, V]; `routing_stats()` describes the last call."""
+
+    config_class = PrismConfig
+
+    def __init__(self, config: PrismConfig) -> None:
+        super().__init__(config)
+        c = config
+        self.embed = nn.Embedding(c.vocab_size, c.d_model)
+        self.tape_init = nn.Parameter(torch.randn(c.num_slots, c.d_mem))
+        self.blocks = nn.ModuleList(
+            PrismBlock(
+                c.d_model,
+                c.num_rates,
+                c.d_mem,
+                c.num_slots,
+                c.block_kinds(i),
+                min(c.top_k, len(c.block_kinds(i))),
+                c.epsilon,
+                c.min_rate,
+                c.max_rate,
+                c.norm_eps,
+                c.memory_kind,
+            )
+            for i in range(c.n_layers)
+        )
+        self.norm = RMSNorm(c.d_model, c.norm_eps)
+        self.head = nn.Linear(c.d_model, c.vocab_size, bias=False)
+        self.apply(self._init_weights)
+        self.head.weight = self.embed.weight
+
+    def _init_weights(self, module: nn.Module) -> None:
+        if isinstance(module, nn.Linear):
+            nn.init.normal_(module.weight, std=self.config.init_std)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.Embedding):
+            nn.init.normal_(module.weight, std=self.config.init_std)
+
+    def _run(
+        self, x: torch.Tensor, states: list[BlockState] | None
+    ) -> tuple[torch.Tensor, torch.Tensor, list[BlockState]]:
+        thread = TapeThread(self.tape_init)
+        balance, entropy, new_states = x.new_zeros(()), x.new_zeros(()), []
+        for i, block in enumerate(self.blocks):
+            x, thread, st, lb, ent = block(x, thread, None if states is None else states[i])
+            balance, entropy = balance + lb, entropy + ent
+            new_states.append(st)
+        aux = self.config.balance_weight * balance - self.config.read_entropy_weight * entropy
+        return self.head(self.norm(x)), aux, new_states
+
+    def forward(self, input_ids: torch.Tensor, return_aux: bool = False):
+        self.check_input_ids(input_ids, self.config.max_len)
+        logits, aux, _ = self._run(self.embed(input_ids), None)
+        return (logits, aux) if return_aux else logits
+
+    def init_state(self, batch_size: int, device: torch.device | None = None) -> PrismState:
+        tape = self.tape_init.detach()
+        if device is not None:
+            tape = tape.to(device)
+        return PrismState([blk.init_state(batch_size, tape) for blk in self.blocks])
+
+    def step(self, token: torch.Tensor, state: PrismState) -> tuple[torch.Tensor, PrismState]:
+        self.check_input_ids(token)
+        logits, _, states = self._run(self.embed(token)[:, None], state.blocks)
+        return logits[:, 0], PrismState(states)
+
+    @torch.no_grad()
+    def prefill(self, input_ids: torch.Tensor) -> tuple[torch.Tensor, PrismState]:
+        """Parallel prefill: one forward pass gives the last logits and every block's state."""
+        self.check_input_ids(input_ids, self.config.max_len)
+        logits, _, states = self._run(self.embed(input_ids), None)
+        return logits[:, -1], PrismState(states)
+
+    def routing_stats(self) -> list[dict]:
+        """Per block of the last call: {"kinds", "fractions": {kind: share of tokens},
+        "gates": mean MRB gate per rate, "half_lives": tokens per rate}."""
+        out = []
+        for blk in self.blocks:
+            st = blk.last_stats
+            if st is None:
+                continue
+            out.append(
+                {
+                    "kinds": list(st.kinds),
+                    "fractions": {k: float(f) for k, f in zip(st.kinds, st.fractions, strict=True)},
+                    "gates": [float(g) for g in st.gates],
+                    "half_lives": [float(h) for h in blk.mrb.half_lives],
+                }
+            )
+        return out
