@@ -1,0 +1,85 @@
+"""`prismlm continual ...`: the Prizma continual-learning experiments and benchmark."""
+
+from pathlib import Path
+
+import typer
+
+from .apps import app
+
+continual_app = typer.Typer(no_args_is_help=True,
+                            help="Prizma continual learner: experiments E1-E5, digits, bench.")
+app.add_typer(continual_app, name="continual")
+
+OUT = Path("results/continual")
+
+
+@continual_app.command("e1")
+def e1_cmd(
+    seeds: int = typer.Option(10, help="number of seeds (0..n-1)"),
+    epochs: int = typer.Option(15, help="epochs per domain (3 = the spec's small stream)"),
+    workers: int = typer.Option(2, help="parallel single-threaded learner jobs"),
+    out: Path = typer.Option(OUT / "e1", help="output folder"),
+) -> None:
+    """E1: every learner on the structured-permuted stream, measured next to the reference."""
+    from ..continual.experiments import E1Config, e1
+
+    typer.echo(e1(E1Config(n_seeds=seeds, epochs=epochs, workers=workers), out)["markdown"])
+
+
+@continual_app.command("e2")
+def e2_cmd(seeds: int = typer.Option(5), epochs: int = typer.Option(15),
+           workers: int = typer.Option(2), out: Path = typer.Option(OUT / "e2")) -> None:
+    """E2: separability sweep over input noise σ (Prizma DFA vs backprop)."""
+    from ..continual.experiments import e2
+
+    typer.echo(e2(n_seeds=seeds, epochs=epochs, out=out, workers=workers)["markdown"])
+
+
+@continual_app.command("e3")
+def e3_cmd(seeds: int = typer.Option(5), epochs: int = typer.Option(15),
+           out: Path = typer.Option(OUT / "e3")) -> None:
+    """E3: capacity sweep over the number of experts M."""
+    from ..continual.experiments import e3
+
+    typer.echo(e3(n_seeds=seeds, epochs=epochs, out=out)["markdown"])
+
+
+@continual_app.command("e4")
+def e4_cmd(seeds: int = typer.Option(5), epochs: int = typer.Option(15),
+           out: Path = typer.Option(OUT / "e4")) -> None:
+    """E4: locality, DFA vs exact W^T (sign fixed) vs the reference's exact variant."""
+    from ..continual.experiments import e4
+
+    typer.echo(e4(n_seeds=seeds, epochs=epochs, out=out)["markdown"])
+
+
+@continual_app.command("e5")
+def e5_cmd(seeds: int = typer.Option(5), out: Path = typer.Option(OUT / "e5")) -> None:
+    """E5: the fully ambiguous rotating checkerboard."""
+    from ..continual.experiments import e5
+
+    typer.echo(e5(n_seeds=seeds, out=out)["markdown"])
+
+
+@continual_app.command("digits")
+def digits_cmd(
+    kind: str = typer.Option("permuted", help="'permuted' or 'rotated'"),
+    seeds: int = typer.Option(10), epochs: int = typer.Option(15),
+    workers: int = typer.Option(2), out: Path = typer.Option(OUT / "digits"),
+) -> None:
+    """Every learner on scikit-learn's 8x8 digits under pixel permutations or rotations."""
+    from ..continual.experiments import digits_experiment
+
+    typer.echo(digits_experiment(kind, seeds, epochs, workers=workers, out=out)["markdown"])
+
+
+@continual_app.command("bench")
+def bench_cmd(
+    seeds: int = typer.Option(10), epochs: int = typer.Option(15),
+    workers: int = typer.Option(2), repeats: int = typer.Option(1),
+    out: Path = typer.Option(OUT / "bench"),
+) -> None:
+    """Wall time of E1 (all learners x seeds) against the reference's sequential loop."""
+    from ..bench.continual import run_continual_benchmark
+
+    typer.echo(run_continual_benchmark(out, seeds, epochs, workers, repeats)["markdown"])

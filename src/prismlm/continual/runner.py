@@ -1,0 +1,159 @@
+"""Run a set of learners on one stream: grouped into batched jobs, the jobs run in parallel.
+
+A job is a batch of runs that share one code path (all Prizma variants; backprop + EWC;
+replay; oracle). Inside a job every seed and variant trains side by side in one tensor
+program; jobs run in separate single-threaded processes (`workers`), which on a shared CPU is
+more robust than intra-op threading.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import torch
+
+from ..models.config import require
+from . import streams as st
+from .baselines import EWC, MLPConfig, Replay, run_oracle
+from .learner import Prizma, PrizmaConfig
+from .protocol import run_stream
+
+PRIZMA_VARIANTS = {"prizma_dfa": "dfa", "prizma_exact": "exact",
+                   "prizma_exact_reference": "exact_reference", "noroute": "noroute"}
+LEARNERS = ("backprop", "ewc", "replay", "oracle", *PRIZMA_VARIANTS)
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    """A stream as data: kind in {'structured', 'digits', 'checkerboard', 'checkerboard_rbf',
+    'noise_sweep'}; built inside the worker process that uses it."""
+
+    kind: str
+    config: object
+    seeds: tuple[int, ...]
+
+    def build(self) -> st.Stream:
+        if self.kind == "structured":
+            return st.structured_permuted(self.config, self.seeds)
+        if self.kind == "digits":
+            return st.digits(self.config, self.seeds)
+        if self.kind == "checkerboard":
+            return st.checkerboard(self.config, self.seeds)
+        if self.kind == "checkerboard_rbf":
+            return st.rbf_lift(st.checkerboard(self.config, self.seeds))
+        if self.kind == "noise_sweep":  # config = sigmas; seed axis = sigma-major x seeds
+            return st.concat_seeds([st.structured_permuted(
+                st.StructuredPermutedConfig(noise=s), self.seeds) for s in self.config])
+        raise ValueError(f"unknown stream kind '{self.kind}'")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Which learners, how long, and with what hyper-parameters."""
+
+    learners: tuple[str, ...] = LEARNERS
+    epochs: int = 15
+    batch_size: int = 128
+    prizma: PrizmaConfig = field(default_factory=PrizmaConfig)
+    mlp: MLPConfig = field(default_factory=MLPConfig)
+    workers: int = 2
+
+    def __post_init__(self) -> None:
+        require(len(self.learners) > 0, "learners", "need at least one learner")
+        unknown = sorted(set(self.learners) - set(LEARNERS))
+        require(not unknown, "learners", f"unknown {unknown}; known: {list(LEARNERS)}")
+        require(self.epochs >= 1, "epochs", "must be >= 1")
+        require(self.batch_size >= 1, "batch_size", "must be >= 1")
+        require(self.workers >= 1, "workers", "must be >= 1")
+
+
+def _jobs(names) -> list[tuple[str, tuple[str, ...]]]:
+    jobs = []
+    pz = tuple(n for n in names if n in PRIZMA_VARIANTS)
+    if pz:
+        jobs.append(("prizma", pz))
+    mlp_names = tuple(n for n in ("backprop", "ewc") if n in names)
+    if mlp_names:
+        jobs.append(("ewc", mlp_names))
+    for n in ("replay", "oracle"):
+        if n in names:
+            jobs.append((n, (n,)))
+    return jobs
+
+
+def run_job(kind: str, names: tuple[str, ...], spec: StreamSpec | st.Stream, cfg: RunConfig,
+            progress: bool = False, threads: int | None = 1) -> dict:
+    """Train one job; returns {name: {"R": [S, T, T], ...}, "_seconds": float}."""
+    if threads is not None:
+        torch.set_num_threads(threads)
+    stream = spec if isinstance(spec, st.Stream) else spec.build()
+    t0 = time.perf_counter()
+    S, d, C = stream.n_seeds, stream.n_in, stream.n_classes
+    out: dict = {}
+    if kind == "prizma":
+        learner = Prizma.variants(cfg.prizma, [PRIZMA_VARIANTS[n] for n in names],
+                                  stream.seeds, d, C)
+        r = run_stream(learner, stream, cfg.epochs, cfg.batch_size, progress, "prizma")
+        summ = learner.summary()
+        purity = routing_purity(learner, stream)
+        for i, n in enumerate(names):
+            sl = slice(i * S, (i + 1) * S)
+            out[n] = {"R": r[sl], "purity": purity[sl].tolist(),
+                      **{k: v[sl] for k, v in summ.items()}}
+    elif kind == "ewc":
+        lams = [0.0 if n == "backprop" else cfg.mlp.ewc_lambda for n in names]
+        learner = EWC(cfg.mlp, stream.seeds, d, C, lambdas=lams)
+        r = run_stream(learner, stream, cfg.epochs, cfg.batch_size, progress, "backprop/ewc")
+        for i, n in enumerate(names):
+            out[n] = {"R": r[i * S:(i + 1) * S]}
+    elif kind == "replay":
+        learner = Replay(cfg.mlp, stream.seeds, d, C)
+        out["replay"] = {"R": run_stream(learner, stream, cfg.epochs, cfg.batch_size, progress,
+                                         "replay")}
+    elif kind == "oracle":
+        out["oracle"] = {"R": run_oracle(stream, cfg.mlp, cfg.epochs, cfg.batch_size, progress)}
+    else:
+        raise ValueError(f"unknown job kind '{kind}'")
+    out["_seconds"] = time.perf_counter() - t0
+    return out
+
+
+def run_learners(spec: StreamSpec, cfg: RunConfig, progress: bool = False) -> dict:
+    """All requested learners on one stream. Returns {name: {...}} plus '_timing'."""
+    t0 = time.perf_counter()
+    jobs = _jobs(cfg.learners)
+    results: dict = {}
+    timing: dict = {}
+    if cfg.workers == 1 or len(jobs) == 1:
+        stream = spec.build()
+        parts = [run_job(k, n, stream, cfg, progress, threads=None) for k, n in jobs]
+    else:
+        import multiprocessing as mp
+
+        ctx = mp.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=min(cfg.workers, len(jobs)), mp_context=ctx) as ex:
+            futs = [ex.submit(run_job, k, n, spec, cfg, False) for k, n in jobs]
+            parts = [f.result() for f in futs]
+    for (kind, _), part in zip(jobs, parts, strict=True):
+        timing[kind] = part.pop("_seconds")
+        results.update(part)
+    timing["wall"] = time.perf_counter() - t0
+    results["_timing"] = timing
+    return results
+
+
+def routing_purity(learner: Prizma, stream: st.Stream) -> np.ndarray:
+    """Per run and test domain: the share of samples sent to that domain's modal expert. [R, T]"""
+    cols = []
+    for j in range(stream.n_tasks):
+        idx, _ = learner.route_samples(stream.x_test[:, j])
+        counts = torch.nn.functional.one_hot(idx, learner.M).sum(1).float()
+        cols.append(counts.max(1).values / idx.shape[1])
+    return torch.stack(cols, 1).numpy()
+
+
+def with_prizma(cfg: RunConfig, **changes) -> RunConfig:
+    return replace(cfg, prizma=replace(cfg.prizma, **changes))
