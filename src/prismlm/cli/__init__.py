@@ -4,6 +4,8 @@ from .apps import app
 
 # Command modules (each attaches its commands to an app from .apps).
 from . import bench  # noqa: E402,F401  isort: skip
+from . import kb  # noqa: E402,F401  isort: skip
+from . import holo  # noqa: E402,F401  isort: skip
 from . import compare  # noqa: E402,F401  isort: skip
 from . import continual  # noqa: E402,F401  isort: skip
 

@@ -1,0 +1,270 @@
+"""`prismlm bench holo`: capacity of one holographic tape vs theory, throughput, sharded KB.
+
+1. Capacity: for each d, retrieval accuracy (cleanup among the N stored values, MAP bipolar)
+   against the number N of random facts in ONE superposition; the largest N at ≥ target
+   accuracy (bisection on measured accuracy, ≥ `min_queries` queries per point) next to
+   (a) the asymptotic single-superposition capacity N = d / (2 ln N) and (b) the Gaussian
+   cross-talk model's prediction at the same target (`memory/capacity.py`).
+2. Throughput at d = 8192: binds/s (int8 bipolar inputs, and fp32 inputs that are sign-ed on the
+   way) and queries/s (unbind + cleanup against a tape loaded to its 99% budget), wall clock
+   and CPU time, with the torch thread count used.
+3. Sharded KB: N text facts ingested into a real SQLite KB, tapes rebuilt from the store,
+   every key asked back; accuracy, shard count and per-shard load.
+Writes `<out>/bench_holo.{json,md,png}`.
+"""
+
+from __future__ import annotations
+
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from ..memory.capacity import asymptotic_capacity, predicted_accuracy, predicted_capacity
+from ..memory.encoders import TextHashEncoder
+from ..memory.holo_tape import HoloTape
+from ..memory.kb_store import KBStore
+from ..memory.reproduce import write_report
+from ..memory.sharded import ShardedHoloMemory, route_key
+from ..models.config import fingerprint
+from ..ops.vsa import random_bipolar
+
+__all__ = ["measure_accuracy", "measure_capacity", "measure_throughput", "sharded_kb", "run_holo_benchmark"]
+
+
+def measure_accuracy(dim: int, n: int, min_queries: int = 2000, seed: int = 0) -> float:
+    """Fraction of facts recovered when n random facts share one tape (≥ min_queries queries)."""
+    g = torch.Generator().manual_seed(seed * 1_000_003 + n * 7 + dim)
+    hits = total = 0
+    while total < min_queries:
+        keys = random_bipolar(n, dim, g).to(torch.int8)
+        values = random_bipolar(n, dim, g).to(torch.int8)
+        tape = HoloTape(dim)
+        ids = tape.bind_many(keys, values)
+        hits += int((tape.query(keys).fact_ids[:, 0] == ids).sum())
+        total += n
+    return hits / total
+
+
+def measure_capacity(dim: int, target: float = 0.99, min_queries: int = 2000, seed: int = 0) -> dict:
+    """Largest N with measured accuracy ≥ target, plus an accuracy curve around it."""
+    pred = predicted_capacity(dim, target)
+    lo, hi = max(1, pred // 4), pred * 3
+    acc = {}
+
+    def a(n: int) -> float:
+        if n not in acc:
+            acc[n] = measure_accuracy(dim, n, min_queries, seed)
+        return acc[n]
+
+    while a(lo) < target and lo > 1:
+        lo = max(1, lo // 2)
+    while a(hi) >= target:
+        hi *= 2
+    while hi - lo > max(1, lo // 100):  # bisection to 1% resolution
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if a(mid) >= target else (lo, mid)
+    for f in (0.25, 0.5, 0.75, 1.25, 1.5, 2.0, 3.0):
+        a(max(2, int(pred * f)))
+    theory = asymptotic_capacity(dim)
+    return {
+        "dim": dim,
+        "target": target,
+        "measured_capacity": lo,
+        "asymptotic_capacity": theory,
+        "predicted_capacity": pred,
+        "measured_over_asymptotic": lo / theory,
+        "measured_over_predicted": lo / pred,
+        "curve": sorted((n, v, predicted_accuracy(dim, n)) for n, v in acc.items()),
+    }
+
+
+def _timed(fn) -> tuple[float, float]:
+    w, c = time.perf_counter(), time.process_time()
+    fn()
+    return time.perf_counter() - w, time.process_time() - c
+
+
+def measure_throughput(dim: int = 8192, n_bind: int = 20000, n_query: int = 20000, seed: int = 0) -> dict:
+    """Binds/s and queries/s (wall and CPU time) at dimension dim."""
+    g = torch.Generator().manual_seed(seed)
+    keys = random_bipolar(n_bind, dim, g).to(torch.int8)
+    values = random_bipolar(n_bind, dim, g).to(torch.int8)
+    HoloTape(dim).bind_many(keys[:256], values[:256])  # warm-up
+    w_i8, c_i8 = _timed(lambda: HoloTape(dim).bind_many(keys, values))
+    n_f = min(n_bind, 4000)
+    kf, vf = keys[:n_f].float(), values[:n_f].float()
+    w_f, c_f = _timed(lambda: HoloTape(dim).bind_many(kf, vf))
+    load = predicted_capacity(dim, 0.99)
+    tape = HoloTape(dim)
+    tape.bind_many(keys[:load], values[:load])
+    q = keys[torch.randint(0, load, (n_query,), generator=g)]
+    tape.query(q[:256])  # warm-up (builds the read matrix)
+    w_q, c_q = _timed(lambda: tape.query(q))
+    return {
+        "dim": dim,
+        "threads": torch.get_num_threads(),
+        "bind_int8_per_s_wall": n_bind / w_i8,
+        "bind_int8_per_s_cpu": n_bind / max(c_i8, 1e-9),
+        "bind_fp32_per_s_wall": n_f / w_f,
+        "bind_fp32_per_s_cpu": n_f / max(c_f, 1e-9),
+        "query_per_s_wall": n_query / w_q,
+        "query_per_s_cpu": n_query / max(c_q, 1e-9),
+        "query_tape_load": load,
+        "n_bind": n_bind,
+        "n_query": n_query,
+    }
+
+
+def sharded_kb(n_facts: int = 100_000, dim: int = 2048, db: Path | None = None, target: float = 0.99) -> dict:
+    """Ingest n text facts into a SQLite KB, rebuild sharded tapes from it, ask every key."""
+    enc = TextHashEncoder(dim)
+    keys = [f"entity {i} attribute" for i in range(n_facts)]
+    vals = [f"answer {i}" for i in range(n_facts)]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(db) if db is not None else Path(tmp) / "kb.sqlite"
+        store = KBStore(path, dim=dim)
+        t0 = time.perf_counter()
+        batch = 10_000
+        for s in range(0, n_facts, batch):
+            kv, vv = enc.symbol(keys[s : s + batch]), enc.symbol(vals[s : s + batch])
+            store.add_facts(
+                {"key_text": k, "value_text": v, "key_norm": k, "value_norm": v,
+                 "key_vec": a, "value_vec": b}
+                for k, v, a, b in zip(keys[s : s + batch], vals[s : s + batch], kv, vv, strict=True)
+            )  # fmt: skip
+        t_ingest = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        data = store.load_vectors()
+        routes = torch.tensor([route_key(k) for k in data["key_norms"]], dtype=torch.int64)
+        mem = ShardedHoloMemory.build(data["keys"], data["values"], data["ids"], routes, target)
+        t_build = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        res = mem.query(data["keys"], routes)
+        t_query = time.perf_counter() - t0
+        # correct when the returned fact carries the asked key's value (values compared as text)
+        value_of = dict(store.conn.execute("SELECT id, value_text FROM facts"))
+        expected = [value_of[int(i)] for i in data["ids"]]
+        got = [value_of.get(int(i)) for i in res.fact_ids[:, 0]]
+        acc = sum(e == g_ for e, g_ in zip(expected, got, strict=True)) / max(1, len(expected))
+        rep = mem.report()
+        store.close()
+    return {
+        **rep,
+        "accuracy": acc,
+        "target": target,
+        "single_tape_asymptotic_capacity": asymptotic_capacity(dim),
+        "ingest_s": t_ingest,
+        "build_s": t_build,
+        "query_s": t_query,
+        "queries_per_s": n_facts / t_query,
+    }
+
+
+def run_holo_benchmark(
+    out: Path = Path("results/holo"),
+    dims: tuple[int, ...] = (1024, 4096, 8192, 16384),
+    kb_facts: int = 100_000,
+    kb_dim: int = 2048,
+    throughput_dim: int = 8192,
+    quick: bool = False,
+    threads: int | None = 1,
+) -> dict:
+    """Run all three parts, print the tables, write JSON + markdown + PNG."""
+    before = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        cfg = {
+            "dims": list(dims),
+            "kb_facts": kb_facts,
+            "kb_dim": kb_dim,
+            "throughput_dim": throughput_dim,
+            "quick": quick,
+            "threads": torch.get_num_threads(),
+        }
+        min_q = 500 if quick else 2000
+        caps = [measure_capacity(d, 0.99, min_q) for d in dims]
+        thr = measure_throughput(throughput_dim, 2000 if quick else 20000, 2000 if quick else 20000)
+        kb = sharded_kb(kb_facts, kb_dim)
+    finally:
+        torch.set_num_threads(before)
+    record = {"config": cfg, "fingerprint": fingerprint(cfg), "capacity": caps,
+              "throughput": thr, "sharded_kb": kb, "platform": platform.platform()}  # fmt: skip
+    md = _markdown(caps, thr, kb)
+    print(md)
+    write_report(Path(out), "bench_holo", record, md, _figure(caps))
+    return record
+
+
+def _pf(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def _markdown(caps: list[dict], thr: dict, kb: dict) -> str:
+    L = [
+        "### Capacity of one superposition (largest N at >= 99% cleanup accuracy, MAP bipolar)",
+        "",
+        "| d | measured N | Gaussian-model prediction | within 20% | d/(2 ln N) | measured/that |",
+        "|---|---|---|---|---|---|",
+    ]
+    for c in caps:
+        ok = _pf(abs(c["measured_over_predicted"] - 1) <= 0.2)
+        L.append(
+            f"| {c['dim']} | {c['measured_capacity']} | {c['predicted_capacity']} | {ok} | "
+            f"{c['asymptotic_capacity']:.0f} | {c['measured_over_asymptotic']:.2f} |"
+        )
+    bi, bf, qr = (
+        (thr[f"{k}_per_s_wall"], thr[f"{k}_per_s_cpu"]) for k in ("bind_int8", "bind_fp32", "query")
+    )
+    L += [
+        "",
+        f"### Throughput at d = {thr['dim']} ({thr['threads']} torch thread(s); shared CPU)",
+        "",
+        "| operation | wall /s | CPU-time /s | target | pass (wall) |",
+        "|---|---|---|---|---|",
+        f"| bind (int8 bipolar in) | {bi[0]:,.0f} | {bi[1]:,.0f} | 100,000 | {_pf(bi[0] >= 1e5)} |",
+        f"| bind (fp32 in, sign on the way) | {bf[0]:,.0f} | {bf[1]:,.0f} | — | — |",
+        f"| query (unbind + cleanup over {thr['query_tape_load']} values) | {qr[0]:,.0f} | "
+        f"{qr[1]:,.0f} | 10,000 | {_pf(qr[0] >= 1e4)} |",
+        "",
+        f"### Sharded KB: {kb['n_facts']:,} facts at d = {kb['dim']}",
+        "",
+        "| facts | shards | per-shard budget | load min/mean/max | accuracy | target | pass |",
+        "|---|---|---|---|---|---|---|",
+        f"| {kb['n_facts']:,} | {kb['n_shards']} | {kb['shard_budget']} | "
+        f"{kb['load_min']}/{kb['load_mean']:.0f}/{kb['load_max']} | {kb['accuracy']:.4f} | "
+        f"{kb['target']} | {_pf(kb['accuracy'] >= kb['target'])} |",
+        "",
+        f"(ingest {kb['ingest_s']:.1f} s, rebuild {kb['build_s']:.1f} s, answer all "
+        f"{kb['query_s']:.1f} s = {kb['queries_per_s']:,.0f} q/s)",
+    ]
+    return "\n".join(L) + "\n"
+
+
+def _figure(caps: list[dict]):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for i, c in enumerate(caps):
+        n, acc, pred = zip(*c["curve"], strict=True)
+        axes[0].plot(n, acc, "o-", color=f"C{i}", label=f"d={c['dim']} measured")
+        axes[0].plot(n, pred, "--", color=f"C{i}", alpha=0.6)
+        axes[0].axvline(c["asymptotic_capacity"], color=f"C{i}", ls=":", alpha=0.6)
+    axes[0].axhline(0.99, color="k", lw=0.5)
+    axes[0].set(xscale="log", xlabel="facts in one tape (N)", ylabel="cleanup accuracy",
+                title="accuracy vs N (dashed: Gaussian model; dotted: d/(2 ln N))")  # fmt: skip
+    axes[0].legend(fontsize=7)
+    d = [c["dim"] for c in caps]
+    axes[1].plot(d, [c["measured_capacity"] for c in caps], "o-", label="measured (99%)")
+    axes[1].plot(d, [c["predicted_capacity"] for c in caps], "s--", label="Gaussian model (99%)")
+    axes[1].plot(d, [c["asymptotic_capacity"] for c in caps], "^:", label="d / (2 ln N)")
+    axes[1].set(xscale="log", yscale="log", xlabel="d", ylabel="capacity (facts)",
+                title="capacity of one superposition")  # fmt: skip
+    axes[1].legend()
+    return fig
