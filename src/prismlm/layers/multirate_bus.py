@@ -19,6 +19,7 @@ from torch import nn
 from ..ops.multirate_scan import (
     log_spaced_rates,
     multirate_scan_chunked,
+    multirate_scan_recurrent,
     multirate_scan_step,
 )
 
@@ -33,11 +34,13 @@ class MultiRateBus(nn.Module):
         min_rate: float = math.log(2.0),
         max_rate: float = math.log(256.0),
         chunk: int = 64,
+        recurrent: bool = False,
     ) -> None:
         super().__init__()
         if d_model % num_rates:
             raise ValueError(f"d_model={d_model} must be divisible by num_rates={num_rates}")
         self.d_model, self.num_rates, self.chunk = d_model, num_rates, chunk
+        self.recurrent = recurrent  # the reference loop instead of the chunked scan (benchmarks)
         self.register_buffer(
             "log_rates", log_spaced_rates(num_rates, min_rate, max_rate), persistent=False
         )
@@ -65,6 +68,8 @@ class MultiRateBus(nn.Module):
         z = self.w_in(x)
         if h0 is not None and x.shape[1] == 1:
             h = multirate_scan_step(z[:, 0], h0, self.log_rates)[:, None]
+        elif self.recurrent:
+            h = multirate_scan_recurrent(z, self.log_rates, h0)
         else:
             h = multirate_scan_chunked(z, self.log_rates, h0, chunk=self.chunk)
         return self._mix(h, gates), h[:, -1]

@@ -49,8 +49,8 @@ def multirate_scan_recurrent(
     gamma = torch.exp(-log_rates.to(z.dtype)).repeat_interleave(dk)  # [D]
     h = torch.zeros_like(z[:, 0]) if h0 is None else h0
     out = []
-    for t in range(z.shape[1]):
-        h = gamma * h + (1 - gamma) * z[:, t]
+    for z_t in z.unbind(1):  # unbind, not z[:, t]: keeps the loop's backward linear in T
+        h = gamma * h + (1 - gamma) * z_t
         out.append(h)
     return torch.stack(out, dim=1)
 
