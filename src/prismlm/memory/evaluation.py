@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from ..ops.vsa import cosine_matrix, map_bind, map_unbind, random_bipolar, superpose
+from .capacity import predicted_accuracy
 from .holo_head import HoloHead, HoloHeadConfig
 from .holo_tape import HoloTape
 
@@ -169,5 +170,12 @@ def n_facts_retrieval(n_facts: int = 200, dim: int = 8192, trials: int = 5, seed
         ids = tape.bind_many(keys, values)
         accs.append(float((tape.query(keys).fact_ids[:, 0] == ids).float().mean()))
     out = _summary(accs)
-    out.update(n_facts=n_facts, dim=dim)
+    p = predicted_accuracy(dim, n_facts)
+    out.update(
+        n_facts=n_facts,
+        dim=dim,
+        perfect_trials=sum(a == 1.0 for a in accs),
+        predicted_accuracy=p,
+        predicted_p_perfect=p**n_facts,
+    )
     return out

@@ -59,9 +59,14 @@ def check_vectors(x: torch.Tensor, dim: int, name: str, check_values: bool = Tru
         raise ValueError(f"{name} is empty (no vectors)")
     if x.dtype not in (torch.float32, torch.int8):
         x = x.to(torch.float32)
-    if check_values:
+    if check_values and x.dtype == torch.int8:
+        # all-zero rows, checked 8 bytes at a time when the layout allows it
+        words = x.view(torch.int64) if x.is_contiguous() and dim % 8 == 0 else x
+        if not words.any(dim=1).all():
+            raise ValueError(f"{name} contains an all-zero (empty) vector")
+    elif check_values:
         lo, hi = torch.aminmax(x, dim=1)
-        if x.dtype == torch.float32 and not (torch.isfinite(lo).all() and torch.isfinite(hi).all()):
+        if not (torch.isfinite(lo).all() and torch.isfinite(hi).all()):
             raise ValueError(f"{name} contains NaN or inf")
         if ((lo == 0) & (hi == 0)).any():
             raise ValueError(f"{name} contains an all-zero (empty) vector")
@@ -71,8 +76,8 @@ def check_vectors(x: torch.Tensor, dim: int, name: str, check_values: bool = Tru
 def _to_bipolar_int8(x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
     """sign(x) with sign(0) = +1 written into an int8 buffer `out` ({-1, +1})."""
     if x.dtype == torch.int8:
-        out.copy_(x).clamp_(-1, 1)
-        return out.masked_fill_(out == 0, 1)
+        # x | 1 maps 0 -> 1 and keeps the sign bit, so the clamp yields sign(x) with sign(0)=+1
+        return torch.bitwise_or(x, 1, out=out).clamp_(-1, 1)
     torch.ge(x, 0, out=out[: x.shape[0]])  # 1 / 0
     return out.mul_(2).sub_(1)
 
@@ -175,7 +180,7 @@ class HoloTape:
             vr = self._values[start + s : start + s + kc.shape[0]]
             _to_bipolar_int8(kc, out=kr)
             _to_bipolar_int8(vc, out=vr)
-            delta += torch.mul(kr, vr).to(torch.float32).sum(0)
+            delta += torch.sum(torch.mul(kr, vr), 0, dtype=torch.float32)
         return delta
 
     def _reserve(self, n: int) -> int:
@@ -183,11 +188,14 @@ class HoloTape:
         need = self._n + n
         if need > self._keys.shape[0]:
             cap = max(need, 2 * self._keys.shape[0], 16)
-            grow = cap - self._keys.shape[0]
-            pad = torch.zeros(grow, self.dim, dtype=self._keys.dtype)
-            self._keys = torch.cat([self._keys[: self._n], pad[: cap - self._n]])
-            self._values = torch.cat([self._values[: self._n], pad[: cap - self._n]])
-            self._ids = torch.cat([self._ids[: self._n], torch.full((cap - self._n,), -1)])
+
+            def grown(old: torch.Tensor) -> torch.Tensor:
+                new = torch.empty((cap, *old.shape[1:]), dtype=old.dtype)
+                new[: self._n] = old[: self._n]
+                return new
+
+            self._keys, self._values, self._ids = map(grown, (self._keys, self._values, self._ids))
+            self._ids[self._n :] = -1
         return self._n
 
     def forget(self, fact_id: int) -> None:

@@ -34,6 +34,7 @@ __all__ = [
     "hrr_bind_naive",
     "hrr_unbind_naive",
     "superpose",
+    "map_bind_superpose",
     "cosine_matrix",
     "cleanup",
     "pack_bipolar",
@@ -134,6 +135,22 @@ def superpose(bound: torch.Tensor, chunk: int = 512) -> torch.Tensor:
     out = torch.zeros(bound.shape[1], dtype=bound.dtype, device=bound.device)
     for s in range(0, bound.shape[0], chunk):
         out += bound[s : s + chunk].sum(0)
+    return out
+
+
+def map_bind_superpose(keys: torch.Tensor, values: torch.Tensor, chunk: int = 64) -> torch.Tensor:
+    """Σ_i keys_i ⊙ values_i for bipolar batches without materialising the [N, d] products.
+
+    keys, values: [N, d] int8 or fp32 in {-1, +1} (not checked) -> [d] fp32. Row chunks keep
+    the work in cache; int8 inputs are multiplied as int8 and summed in fp32 (exact).
+    """
+    if keys.shape != values.shape or keys.dim() != 2:
+        raise ValueError(
+            f"keys and values must both be [N, d], got {tuple(keys.shape)}, {tuple(values.shape)}"
+        )
+    out = torch.zeros(keys.shape[1], dtype=torch.float32, device=keys.device)
+    for s in range(0, keys.shape[0], chunk):
+        out += torch.sum(torch.mul(keys[s : s + chunk], values[s : s + chunk]), 0, dtype=torch.float32)
     return out
 
 
