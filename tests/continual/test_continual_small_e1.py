@@ -10,8 +10,8 @@ from prismlm.continual.learner import Prizma, PrizmaConfig
 from prismlm.continual.metrics import acc, fgt
 from prismlm.continual.protocol import epoch_batches, run_stream
 from prismlm.continual.reference import ReferencePrizma
-from prismlm.continual.runner import routing_purity
-from prismlm.continual.streams import StructuredPermutedConfig, structured_permuted
+from prismlm.continual.runner import routing_purity, torch_threads
+from prismlm.continual.streams import Stream, StructuredPermutedConfig, structured_permuted
 
 SEEDS = (0, 1, 2)
 
@@ -23,9 +23,9 @@ def stream():
 
 @pytest.fixture(scope="module")
 def prizma_run(stream):
-    torch.set_num_threads(1)
     learner = Prizma.variants(PrizmaConfig(), ["dfa", "noroute"], SEEDS, 24, 8)
-    r = run_stream(learner, stream, epochs=3)
+    with torch_threads(1):
+        r = run_stream(learner, stream, epochs=3)
     return learner, r[:3], r[3:]
 
 
@@ -58,8 +58,8 @@ def test_test_time_routing_is_pure(prizma_run, stream):
 
 
 def test_backprop_forgets_on_the_same_stream(stream):
-    torch.set_num_threads(1)
-    r = run_stream(EWC(MLPConfig(), SEEDS, 24, 8, lambdas=[0.0]), stream, epochs=3)
+    with torch_threads(1):
+        r = run_stream(EWC(MLPConfig(), SEEDS, 24, 8, lambdas=[0.0]), stream, epochs=3)
     assert fgt(r).mean() >= 0.4
 
 
@@ -81,11 +81,11 @@ def test_batched_learner_matches_the_per_seed_reference_loop(stream, prizma_run)
 
 
 def test_capacity_overflow_drops_domains_without_error(stream):
-    torch.set_num_threads(1)
     learner = Prizma(PrizmaConfig(n_experts=3), SEEDS[:1], 24, 8)
-    r = run_stream(learner, stream.__class__(stream.name, (0,), 8, stream.x_train[:1],
-                                             stream.y_train[:1], stream.x_test[:1],
-                                             stream.y_test[:1]), epochs=3)
+    one = Stream(stream.name, (0,), 8, stream.x_train[:1], stream.y_train[:1],
+                 stream.x_test[:1], stream.y_test[:1])
+    with torch_threads(1):
+        r = run_stream(learner, one, epochs=3)
     assert learner.summary()["active"] == [3]
     assert learner.summary()["batches_dropped"][0] > 0
     assert abs(fgt(r)[0]) <= 0.005

@@ -38,7 +38,13 @@ def run_continual_benchmark(out: Path | None, seeds: int = 10, epochs: int = 15,
     fast = [_time_e1(E1Config(n_seeds=seeds, epochs=epochs, workers=workers))
             for _ in range(max(1, repeats))]
     fast_s = min(t for t, _ in fast)
-    rows = [{"path": f"fast ({workers} workers, seeds batched)", "seconds": fast_s,
+    idle = min(p["timing_s"]["idle_estimate"] for _, p in fast)
+    cpu_total = min(sum(p["timing_s"]["cpu"].values()) for _, p in fast)
+    rows = [{"path": f"fast ({workers} workers, seeds batched), wall", "seconds": fast_s,
+             "measured": True},
+            {"path": f"fast, jobs' CPU seconds scheduled onto {workers} idle cores",
+             "seconds": idle, "measured": True},
+            {"path": "fast, total CPU seconds (all jobs)", "seconds": cpu_total,
              "measured": True}]
     if include_slow_paths:
         one, _ = _time_e1(E1Config(n_seeds=seeds, epochs=epochs, workers=1))
@@ -60,13 +66,14 @@ def run_continual_benchmark(out: Path | None, seeds: int = 10, epochs: int = 15,
     for r in rows:
         lines.append(f"| {r['path']} | {r['seconds']:.1f} | "
                      f"{REFERENCE_E1_SECONDS / r['seconds']:.1f}x |")
-    lines += ["", f"target <= {TARGET_SECONDS:.0f} s: {'PASS' if passed else 'FAIL'} "
-              f"(fast path {fast_s:.1f} s)",
+    lines += ["", f"target <= {TARGET_SECONDS:.0f} s wall: {'PASS' if passed else 'FAIL'} "
+              f"(fast path {fast_s:.1f} s; {idle:.1f} s from CPU time on idle cores)",
               f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f} on "
               f"{os.cpu_count()} CPUs (other processes inflate timings)"]
     record = {"benchmark": "continual_e1", "seeds": seeds, "epochs": epochs,
               "workers": workers, "rows": rows, "fast_runs_s": [t for t, _ in fast],
-              "target_s": TARGET_SECONDS, "passed": passed,
+              "target_s": TARGET_SECONDS, "passed": passed, "idle_estimate_s": idle,
+              "cpu_total_s": cpu_total,
               "job_timing_s": fast[0][1]["timing_s"],
               "load_before": load_before, "load_after": load_after,
               "cpu_count": os.cpu_count(), "platform": platform.platform(),

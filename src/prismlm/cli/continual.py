@@ -77,9 +77,12 @@ def digits_cmd(
 def bench_cmd(
     seeds: int = typer.Option(10), epochs: int = typer.Option(15),
     workers: int = typer.Option(2), repeats: int = typer.Option(1),
+    slow_paths: bool = typer.Option(True, help="also time one process and the per-seed loop"),
     out: Path = typer.Option(OUT / "bench"),
 ) -> None:
     """Wall time of E1 (all learners x seeds) against the reference's sequential loop."""
     from ..bench.continual import run_continual_benchmark
 
-    typer.echo(run_continual_benchmark(out, seeds, epochs, workers, repeats)["markdown"])
+    rec = run_continual_benchmark(out, seeds, epochs, workers, repeats,
+                                  include_slow_paths=slow_paths)
+    typer.echo(rec["markdown"])

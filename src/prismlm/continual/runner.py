@@ -9,7 +9,9 @@ more robust than intra-op threading.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -84,13 +86,28 @@ def _jobs(names) -> list[tuple[str, tuple[str, ...]]]:
     return jobs
 
 
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run with n intra-op threads, then restore. One thread per job: on a shared CPU, spinning
+    OpenMP threads of several processes make multi-threaded small matmuls many times slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def run_job(kind: str, names: tuple[str, ...], spec: StreamSpec | st.Stream, cfg: RunConfig,
-            progress: bool = False, threads: int | None = 1) -> dict:
+            progress: bool = False, threads: int = 1) -> dict:
     """Train one job; returns {name: {"R": [S, T, T], ...}, "_seconds": float}."""
-    if threads is not None:
-        torch.set_num_threads(threads)
+    with torch_threads(threads):
+        return _run_job(kind, names, spec, cfg, progress)
+
+
+def _run_job(kind, names, spec, cfg, progress) -> dict:
     stream = spec if isinstance(spec, st.Stream) else spec.build()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     S, d, C = stream.n_seeds, stream.n_in, stream.n_classes
     out: dict = {}
     if kind == "prizma":
@@ -118,6 +135,7 @@ def run_job(kind: str, names: tuple[str, ...], spec: StreamSpec | st.Stream, cfg
     else:
         raise ValueError(f"unknown job kind '{kind}'")
     out["_seconds"] = time.perf_counter() - t0
+    out["_cpu_seconds"] = time.process_time() - c0
     return out
 
 
@@ -129,7 +147,7 @@ def run_learners(spec: StreamSpec, cfg: RunConfig, progress: bool = False) -> di
     timing: dict = {}
     if cfg.workers == 1 or len(jobs) == 1:
         stream = spec.build()
-        parts = [run_job(k, n, stream, cfg, progress, threads=None) for k, n in jobs]
+        parts = [run_job(k, n, stream, cfg, progress) for k, n in jobs]
     else:
         import multiprocessing as mp
 
@@ -137,10 +155,18 @@ def run_learners(spec: StreamSpec, cfg: RunConfig, progress: bool = False) -> di
         with ProcessPoolExecutor(max_workers=min(cfg.workers, len(jobs)), mp_context=ctx) as ex:
             futs = [ex.submit(run_job, k, n, spec, cfg, False) for k, n in jobs]
             parts = [f.result() for f in futs]
+    cpu = {}
     for (kind, _), part in zip(jobs, parts, strict=True):
         timing[kind] = part.pop("_seconds")
+        cpu[kind] = part.pop("_cpu_seconds")
         results.update(part)
     timing["wall"] = time.perf_counter() - t0
+    timing["cpu"] = cpu
+    # wall time on an otherwise idle machine: jobs' CPU seconds, longest first, onto workers
+    loads = [0.0] * min(cfg.workers, len(jobs))
+    for c in sorted(cpu.values(), reverse=True):
+        loads[loads.index(min(loads))] += c
+    timing["idle_estimate"] = max(loads)
     results["_timing"] = timing
     return results
 
