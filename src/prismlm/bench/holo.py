@@ -29,34 +29,40 @@ from ..memory.kb_store import KBStore
 from ..memory.reproduce import write_report
 from ..memory.sharded import ShardedHoloMemory, route_key
 from ..models.config import fingerprint
-from ..ops.vsa import map_bind_superpose, random_bipolar
+from ..ops.vsa import map_bind_superpose, random_bipolar, random_hrr
 
 __all__ = ["measure_accuracy", "measure_capacity", "measure_throughput", "sharded_kb", "run_holo_benchmark"]
 
 
-def measure_accuracy(dim: int, n: int, min_queries: int = 2000, seed: int = 0) -> float:
+def measure_accuracy(dim: int, n: int, min_queries: int = 2000, seed: int = 0, algebra: str = "map") -> float:
     """Fraction of facts recovered when n random facts share one tape (≥ min_queries queries)."""
     g = torch.Generator().manual_seed(seed * 1_000_003 + n * 7 + dim)
     hits = total = 0
     while total < min_queries:
-        keys = random_bipolar(n, dim, g).to(torch.int8)
-        values = random_bipolar(n, dim, g).to(torch.int8)
-        tape = HoloTape(dim)
+        if algebra == "map":
+            keys = random_bipolar(n, dim, g).to(torch.int8)
+            values = random_bipolar(n, dim, g).to(torch.int8)
+        else:
+            keys, values = random_hrr(n, dim, g), random_hrr(n, dim, g)
+        tape = HoloTape(dim, algebra)
         ids = tape.bind_many(keys, values)
         hits += int((tape.query(keys).fact_ids[:, 0] == ids).sum())
         total += n
     return hits / total
 
 
-def measure_capacity(dim: int, target: float = 0.99, min_queries: int = 2000, seed: int = 0) -> dict:
-    """Largest N with measured accuracy ≥ target, plus an accuracy curve around it."""
+def measure_capacity(
+    dim: int, target: float = 0.99, min_queries: int = 2000, seed: int = 0, algebra: str = "map"
+) -> dict:
+    """Largest N with measured accuracy ≥ target, plus an accuracy curve around it. The
+    Gaussian-model prediction is the MAP one (HRR is measured against it for comparison)."""
     pred = predicted_capacity(dim, target)
     lo, hi = max(1, pred // 4), pred * 3
     acc = {}
 
     def a(n: int) -> float:
         if n not in acc:
-            acc[n] = measure_accuracy(dim, n, min_queries, seed)
+            acc[n] = measure_accuracy(dim, n, min_queries, seed, algebra)
         return acc[n]
 
     while a(lo) < target and lo > 1:
@@ -71,6 +77,7 @@ def measure_capacity(dim: int, target: float = 0.99, min_queries: int = 2000, se
     theory = asymptotic_capacity(dim)
     return {
         "dim": dim,
+        "algebra": algebra,
         "target": target,
         "measured_capacity": lo,
         "asymptotic_capacity": theory,
@@ -190,6 +197,8 @@ def run_holo_benchmark(
         }
         min_q = 500 if quick else 2000
         caps = [measure_capacity(d, 0.99, min_q) for d in dims]
+        hrr_dim = 8192 if 8192 in dims else dims[0]
+        caps.append(measure_capacity(hrr_dim, 0.99, min_q, algebra="hrr"))
         thr = measure_throughput(throughput_dim, 2000 if quick else 20000, 2000 if quick else 20000)
         kb = sharded_kb(kb_facts, kb_dim)
     finally:
@@ -208,15 +217,16 @@ def _pf(ok: bool) -> str:
 
 def _markdown(caps: list[dict], thr: dict, kb: dict) -> str:
     L = [
-        "### Capacity of one superposition (largest N at >= 99% cleanup accuracy, MAP bipolar)",
+        "### Capacity of one superposition (largest N at >= 99% cleanup accuracy)",
         "",
-        "| d | measured N | Gaussian-model prediction | within 20% | d/(2 ln N) | measured/that |",
-        "|---|---|---|---|---|---|",
+        "| algebra | d | measured N | Gaussian-model prediction | within 20% | d/(2 ln N) | measured/that |",
+        "|---|---|---|---|---|---|---|",
     ]
     for c in caps:
         ok = _pf(abs(c["measured_over_predicted"] - 1) <= 0.2)
         L.append(
-            f"| {c['dim']} | {c['measured_capacity']} | {c['predicted_capacity']} | {ok} | "
+            f"| {c['algebra'].upper()} | {c['dim']} | {c['measured_capacity']} | "
+            f"{c['predicted_capacity']} | {ok} | "
             f"{c['asymptotic_capacity']:.0f} | {c['measured_over_asymptotic']:.2f} |"
         )
     ba, bi, bf, qr = (
@@ -258,6 +268,11 @@ def _figure(caps: list[dict]):
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    hrr = [c for c in caps if c["algebra"] == "hrr"]
+    caps = [c for c in caps if c["algebra"] == "map"]
+    for c in hrr:
+        n, acc, _ = zip(*c["curve"], strict=True)
+        axes[0].plot(n, acc, "x-", color="k", label=f"HRR d={c['dim']} measured")
     for i, c in enumerate(caps):
         n, acc, pred = zip(*c["curve"], strict=True)
         axes[0].plot(n, acc, "o-", color=f"C{i}", label=f"d={c['dim']} measured")

