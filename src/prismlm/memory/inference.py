@@ -147,6 +147,20 @@ class HoloInference:
         out = model.generate(ids, max_new_tokens, temperature=temperature)
         return bytes(int(t) % 256 for t in out[0, ids.shape[1] :].tolist()).decode("utf-8", errors="replace")
 
+    @torch.no_grad()
+    def head_tape(self, head, embed, limit: int | None = None) -> torch.Tensor:
+        """In-context use without training: the initial tape H_0 [D] of a `HoloHead` holding
+        the stored facts, bound with the head's own encoders. embed(texts) -> [N, d_model]
+        maps key and value texts into the model's space (e.g. mean token embedding)."""
+        rows = self.store.conn.execute(
+            "SELECT key_norm, value_text FROM facts ORDER BY id"
+            + ("" if limit is None else f" LIMIT {int(limit)}")
+        ).fetchall()
+        if not rows:
+            return torch.zeros(head.config.dim)
+        keys, values = zip(*rows, strict=True)
+        return head.write_facts(embed(list(keys)), embed(list(values)))
+
     def stats(self) -> dict:
         self.refresh()
         report = self.store.stats()
