@@ -16,9 +16,7 @@ from ..models.config import require
 from .task import Batch
 
 
-def induction_batch(
-    batch_size: int, vocab_size: int, prefix_len: int, generator: torch.Generator
-) -> Batch:
+def induction_batch(batch_size: int, vocab_size: int, prefix_len: int, generator: torch.Generator) -> Batch:
     B, L, V = batch_size, prefix_len, vocab_size
     prefix = torch.randint(1, V, (B, L), generator=generator)
     a = torch.randint(1, V, (B,), generator=generator)

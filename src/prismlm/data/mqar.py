@@ -78,9 +78,7 @@ class MQAR:
 
     @property
     def chance(self) -> float:
-        return 1.0 / (
-            self.vocab_size - max(self.num_pairs + 1, int(self.vocab_size * self.key_frac))
-        )
+        return 1.0 / (self.vocab_size - max(self.num_pairs + 1, int(self.vocab_size * self.key_frac)))
 
     def sample(self, batch_size: int, generator: torch.Generator) -> Batch:
         return mqar_batch(

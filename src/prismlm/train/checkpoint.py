@@ -52,8 +52,7 @@ def save_checkpoint(
     pointer = {"step": step, "weights": weights.name, "state": state_file.name}
     atomic_write_bytes(ckpt_dir / LATEST, json.dumps(pointer).encode())
     steps = sorted(
-        int(p.name[len("step-") : -len(".safetensors")])
-        for p in ckpt_dir.glob("step-*.safetensors")
+        int(p.name[len("step-") : -len(".safetensors")]) for p in ckpt_dir.glob("step-*.safetensors")
     )
     for old in steps[:-keep]:
         if old != step:

@@ -53,16 +53,10 @@ class TrainConfig:
         require(self.batch_size >= 1, "batch_size", f"must be >= 1, got {self.batch_size}")
         require(self.lr > 0, "lr", f"must be > 0, got {self.lr}")
         require(self.warmup >= 0, "warmup", f"must be >= 0, got {self.warmup}")
-        require(
-            0 <= self.warmup_frac < 1, "warmup_frac", f"must be in [0, 1), got {self.warmup_frac}"
-        )
-        require(
-            0 <= self.min_lr_frac <= 1, "min_lr_frac", f"must be in [0, 1], got {self.min_lr_frac}"
-        )
+        require(0 <= self.warmup_frac < 1, "warmup_frac", f"must be in [0, 1), got {self.warmup_frac}")
+        require(0 <= self.min_lr_frac <= 1, "min_lr_frac", f"must be in [0, 1], got {self.min_lr_frac}")
         require(self.weight_decay >= 0, "weight_decay", "must be >= 0")
-        require(
-            all(0 <= b < 1 for b in self.betas), "betas", f"must lie in [0, 1), got {self.betas}"
-        )
+        require(all(0 <= b < 1 for b in self.betas), "betas", f"must lie in [0, 1), got {self.betas}")
         require(self.grad_clip >= 0, "grad_clip", "must be >= 0 (0 disables clipping)")
         require(self.eval_every >= 1, "eval_every", f"must be >= 1, got {self.eval_every}")
         require(self.eval_batches >= 1, "eval_batches", f"must be >= 1, got {self.eval_batches}")

@@ -45,8 +45,7 @@ def shard_rows(n: int, info: DistInfo) -> slice:
     """This rank's contiguous slice of a global batch of n rows."""
     if n % info.world_size:
         raise ValueError(
-            f"invalid config field 'batch_size': {n} is not divisible by the world size "
-            f"{info.world_size}"
+            f"invalid config field 'batch_size': {n} is not divisible by the world size {info.world_size}"
         )
     per = n // info.world_size
     return slice(info.rank * per, (info.rank + 1) * per)

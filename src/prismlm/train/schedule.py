@@ -19,9 +19,7 @@ def warmup_steps(steps: int, warmup: int, warmup_frac: float) -> int:
     return max(1, warmup, int(math.floor(warmup_frac * steps)))
 
 
-def lr_at(
-    step: int, *, lr: float, steps: int, warmup: int, warmup_frac: float, min_lr_frac: float
-) -> float:
+def lr_at(step: int, *, lr: float, steps: int, warmup: int, warmup_frac: float, min_lr_frac: float) -> float:
     """Learning rate for optimizer step `step` (0-based) of a `steps`-long run."""
     w = warmup_steps(steps, warmup, warmup_frac)
     if step < w:

@@ -88,9 +88,9 @@ def evaluate(
         batch = batch.to(device)
         with ctx:
             logits = model(batch.inputs)
-        ce = F.cross_entropy(
-            logits.float().flatten(0, 1), batch.targets.flatten(), reduction="none"
-        ).view_as(batch.mask)
+        ce = F.cross_entropy(logits.float().flatten(0, 1), batch.targets.flatten(), reduction="none").view_as(
+            batch.mask
+        )
         n = float(batch.mask.sum())
         hit = (logits.argmax(-1) == batch.targets).float()
         accs.append(float((hit * batch.mask).sum()) / max(n, 1.0))
@@ -318,9 +318,7 @@ def train(
             result.history.append(rec)
             log.write(rec)
             reason = stopper.update(step, rec)
-            bar.set_postfix(
-                loss=f"{loss.item():.4f}", **{config.monitor: f"{rec[config.monitor]:.4f}"}
-            )
+            bar.set_postfix(loss=f"{loss.item():.4f}", **{config.monitor: f"{rec[config.monitor]:.4f}"})
             if reason is not None:
                 result.stop_reason, done = reason, True
         elapsed = time.perf_counter() - t0

@@ -1,0 +1,214 @@
+"""Sizes of every Prizma-Seq leg at three scales.
+
+    smoke  seconds per leg, exercised by the test suite (plumbing only, numbers meaningless)
+    cpu    minutes per leg on a 2-core CPU: small models and short sequences, short schedules
+    paper  the spec's sizes and recipes (gen-warm, 3 seeds), for a GPU
+
+A leg reads `SCALES[scale][leg]`; everything is plain data so a scale can be edited or extended.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+SCALE_NAMES = ("smoke", "cpu", "paper")
+
+_SMOKE_TRAIN = dict(
+    steps=4,
+    batch_size=4,
+    lr=3e-3,
+    warmup=1,
+    warmup_frac=0.0,
+    eval_every=2,
+    eval_batches=1,
+    plateau_patience=0,
+    log_every=2,
+)
+_SMOKE_DIMS = dict(d_model=16, n_layers=1, n_heads=2)
+
+# cpu: d32L2H2 (d_h = 16); quad2/rand_linear add 48 features (d_phi = 64)
+_CPU_DIMS = dict(d_model=32, n_layers=2, n_heads=2)
+_CPU_TRAIN = dict(
+    batch_size=32,
+    lr=3e-3,
+    warmup=100,
+    warmup_frac=0.0,
+    min_lr_frac=0.1,
+    eval_every=100,
+    eval_batches=4,
+    plateau_patience=0,
+    log_every=50,
+    solve_threshold=0.995,
+)
+
+_GEN_WARM = dict(
+    batch_size=64, lr=1e-3, warmup=2000, warmup_frac=0.0, min_lr_frac=0.1, eval_every=2000, eval_batches=32
+)
+
+SCALES: dict[str, dict[str, dict[str, Any]]] = {
+    "smoke": {
+        "mqar": dict(
+            task={"name": "mqar", "vocab_size": 16, "num_pairs": 2, "num_queries": 4},
+            small=_SMOKE_DIMS,
+            grid=[_SMOKE_DIMS, dict(d_model=32, n_layers=1, n_heads=2)],
+            feat_n2=8,
+            train=_SMOKE_TRAIN,
+            threshold=0.9,
+        ),
+        "induction": dict(
+            task={"name": "induction", "vocab_size": 8, "prefix_len": 8},
+            dims=_SMOKE_DIMS,
+            feat_n2=8,
+            train=_SMOKE_TRAIN,
+            threshold=0.98,
+            post_lengths=[8, 16],
+        ),
+        "selcopy": dict(
+            task={"name": "selective_copy", "vocab_size": 8, "mem_len": 8, "n_data": 2},
+            dims=_SMOKE_DIMS,
+            feat_n2=8,
+            train=_SMOKE_TRAIN,
+            threshold=0.97,
+        ),
+        "charlm": dict(
+            corpus="tinyshakespeare",
+            seq_len=16,
+            dims=_SMOKE_DIMS,
+            feat_n2=8,
+            train={**_SMOKE_TRAIN, "monitor": "bpc"},
+        ),
+        "latency": dict(dims=_SMOKE_DIMS, feat_n2=8, vocab_size=16, lengths=[8, 16], warmup=0, repeats=1),
+        "lengen": dict(
+            train_len=8, factors=[1, 2], vocab_size=8, dims=_SMOKE_DIMS, feat_n2=8, train=_SMOKE_TRAIN
+        ),
+    },
+    "cpu": {
+        # capacity-limited recall: d16L2H2 (d_h = 8; quad2 adds 24 monomials, d_phi = 32)
+        "mqar": dict(
+            task={"name": "mqar", "vocab_size": 32, "num_pairs": 8, "num_queries": 16},
+            small=dict(d_model=16, n_layers=2, n_heads=2),
+            grid=[dict(d_model=16, n_layers=2, n_heads=2), dict(d_model=32, n_layers=2, n_heads=2)],
+            feat_n2=24,
+            train={**_CPU_TRAIN, "steps": 1200},
+            threshold=0.9,
+        ),
+        "induction": dict(
+            task={"name": "induction", "vocab_size": 32, "prefix_len": 32},
+            dims=_CPU_DIMS,
+            feat_n2=48,
+            train={**_CPU_TRAIN, "steps": 800},
+            threshold=0.98,
+            post_lengths=[32, 64, 128, 256],
+        ),
+        "selcopy": dict(
+            task={"name": "selective_copy", "vocab_size": 16, "mem_len": 32, "n_data": 8},
+            dims=_CPU_DIMS,
+            feat_n2=48,
+            train={**_CPU_TRAIN, "steps": 600},
+            threshold=0.97,
+        ),
+        "charlm": dict(
+            corpus="tinyshakespeare",
+            seq_len=64,
+            dims=dict(d_model=64, n_layers=2, n_heads=2),
+            feat_n2=96,
+            train=dict(
+                steps=600,
+                batch_size=32,
+                lr=3e-3,
+                warmup=60,
+                warmup_frac=0.0,
+                weight_decay=0.1,
+                eval_every=100,
+                eval_batches=8,
+                plateau_patience=0,
+                log_every=50,
+                monitor="bpc",
+            ),
+        ),
+        "latency": dict(
+            dims=dict(d_model=128, n_layers=4, n_heads=4),
+            feat_n2=224,
+            vocab_size=512,
+            lengths=[128, 256, 512, 1024],
+            warmup=1,
+            repeats=2,
+        ),
+        "lengen": dict(
+            train_len=32,
+            factors=[1, 2, 4, 8],
+            vocab_size=32,
+            dims=_CPU_DIMS,
+            feat_n2=48,
+            train={**_CPU_TRAIN, "steps": 800},
+        ),
+    },
+    "paper": {
+        "mqar": dict(
+            task={"name": "mixed_mqar", "vocab_size": 512, "max_pairs": 128, "num_queries": 128},
+            small=dict(d_model=64, n_layers=2, n_heads=2),
+            grid=[
+                dict(d_model=64, n_layers=2, n_heads=2),
+                dict(d_model=128, n_layers=2, n_heads=4),
+                dict(d_model=128, n_layers=4, n_heads=4),
+                dict(d_model=256, n_layers=4, n_heads=8),
+            ],
+            feat_n2=224,
+            train={**_GEN_WARM, "steps": 80_000},
+            threshold=0.9,
+        ),
+        "induction": dict(
+            task={"name": "mixed_induction", "vocab_size": 32, "lengths": [64, 128, 256]},
+            dims=dict(d_model=128, n_layers=2, n_heads=4),
+            feat_n2=224,
+            train={**_GEN_WARM, "steps": 60_000},
+            threshold=0.98,
+            post_lengths=[64, 128, 256],
+        ),
+        "selcopy": dict(
+            task={"name": "selective_copy", "vocab_size": 32, "mem_len": 64, "n_data": 16},
+            dims=dict(d_model=128, n_layers=2, n_heads=4),
+            feat_n2=224,
+            train={**_GEN_WARM, "steps": 60_000},
+            threshold=0.97,
+        ),
+        "charlm": dict(
+            corpus="text8",
+            split="prizma",
+            seq_len=256,
+            dims=dict(d_model=256, n_layers=4, n_heads=4),
+            feat_n2=256,
+            train=dict(
+                steps=12_000,
+                batch_size=48,
+                lr=3e-3,
+                warmup=1000,
+                warmup_frac=0.0,
+                weight_decay=0.1,
+                eval_every=250,
+                eval_batches=40,
+                plateau_patience=0,
+                monitor="bpc",
+            ),
+        ),
+        "latency": dict(
+            dims=dict(d_model=128, n_layers=4, n_heads=4),
+            feat_n2=224,
+            vocab_size=512,
+            lengths=[4096, 8192, 16384, 32768, 65536],
+            warmup=2,
+            repeats=5,
+            big=dict(dims=dict(d_model=512, n_layers=8, n_heads=8), feat_n2=224),
+        ),
+        "lengen": dict(
+            train_len=64,
+            factors=[1, 2, 4, 8],
+            vocab_size=32,
+            dims=dict(d_model=128, n_layers=4, n_heads=4),
+            feat_n2=224,
+            train={**_GEN_WARM, "steps": 40_000},
+        ),
+    },
+}
+
+DEFAULT_SEEDS = {"smoke": [0, 1], "cpu": [0, 1], "paper": [0, 1, 2]}

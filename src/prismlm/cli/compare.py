@@ -1,0 +1,112 @@
+"""`prismlm compare`, `prismlm reproduce prizma-seq` and `prismlm train`: parse, then call bench."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from .apps import app, reproduce_app
+
+
+def _seeds(text: str | None) -> list[int] | None:
+    if not text:
+        return None
+    try:
+        return [int(s) for s in text.split(",") if s.strip()]
+    except ValueError as err:
+        raise typer.BadParameter(f"--seeds must be comma-separated integers, got {text!r}") from err
+
+
+@reproduce_app.command("prizma-seq")
+def reproduce_prizma_seq(
+    leg: list[str] = typer.Option(
+        [],
+        "--leg",
+        help="leg(s) to run: mqar, induction, selcopy, charlm, latency, ablation, lengen (default: all)",
+    ),
+    scale: str = typer.Option("cpu", help="smoke | cpu | paper"),
+    seeds: str = typer.Option(None, help="comma-separated seeds (default: per scale)"),
+    out: Path = typer.Option(Path("results/prizma_seq"), help="output folder"),
+    device: str = typer.Option("auto", help="auto | cpu | cuda[:N]"),
+    progress: bool = typer.Option(False, help="show a progress bar per training run"),
+) -> None:
+    """Re-measure seed 000's Prizma-Seq claims: JSON + markdown + PNG per leg, vs the seed."""
+    from ..bench.legs import reproduce
+
+    legs = [x for item in leg for x in item.split(",") if x]
+    try:
+        reproduce(legs or None, scale, _seeds(seeds), out, device, progress)
+    except ValueError as err:
+        raise typer.BadParameter(str(err)) from err
+
+
+@app.command("compare")
+def compare_cmd(
+    models: str = typer.Option("prizma-quad2,prizma-none,transformer", help="comma-separated arm names"),
+    task: str = typer.Option(
+        '{"name": "induction", "vocab_size": 32, "prefix_len": 32}',
+        help="task as JSON, or a bare task name with default fields",
+    ),
+    scale: str = typer.Option("cpu", help="smoke | cpu | paper (sizes and recipe)"),
+    seeds: str = typer.Option(None, help="comma-separated seeds"),
+    preset: str = typer.Option(None, help="a named comparison (overrides --models/--task)"),
+    out: Path = typer.Option(Path("results/compare"), help="output folder"),
+    device: str = typer.Option("auto", help="auto | cpu | cuda[:N]"),
+    progress: bool = typer.Option(False, help="show a progress bar per training run"),
+) -> None:
+    """Train every model on one task over several seeds; table with mean, CI, solve rate, Welch."""
+    from ..bench.presets import compare, preset_spec, spec_from_names
+
+    try:
+        if preset:
+            spec, name = preset_spec(preset, scale), preset
+        else:
+            spec_task = json.loads(task) if task.strip().startswith("{") else {"name": task}
+            spec = spec_from_names([m for m in models.split(",") if m], spec_task, scale)
+            name = "compare"
+        compare(spec, out, name, _seeds(seeds), device, progress, scale)
+    except ValueError as err:
+        raise typer.BadParameter(str(err)) from err
+
+
+@app.command("train")
+def train_cmd(
+    model: str = typer.Option("prizma-quad2", help="arm name"),
+    task: str = typer.Option(
+        '{"name": "induction", "vocab_size": 32, "prefix_len": 32}', help="task as JSON"
+    ),
+    dims: str = typer.Option('{"d_model": 32, "n_layers": 2, "n_heads": 2}', help="model fields as JSON"),
+    train_json: str = typer.Option("{}", "--train", help="TrainConfig fields as JSON"),
+    seed: int = typer.Option(0),
+    run_dir: Path = typer.Option(Path("runs/train"), help="checkpoints and metrics.jsonl"),
+    progress: bool = typer.Option(True),
+) -> None:
+    """Train one model on one task (resumes from run_dir), then save it with save_pretrained."""
+    import torch
+
+    from ..bench.arms import build_arm
+    from ..data.registry import build_task
+    from ..train import TrainConfig, train
+
+    try:
+        t = build_task(json.loads(task))
+        cfg = TrainConfig(**{**json.loads(train_json), "seed": seed, "progress": progress})
+        torch.manual_seed(seed)
+        m = build_arm({"model": model, **json.loads(dims)}, t.vocab_size, t.max_seq_len + 8)
+    except ValueError as err:
+        raise typer.BadParameter(str(err)) from err
+    result = train(m, t, cfg, run_dir=run_dir)
+    m.save_pretrained(run_dir / "model")
+    typer.echo(
+        json.dumps(
+            {
+                "steps": result.steps,
+                "best": result.best,
+                "final": result.final,
+                "stop_reason": result.stop_reason,
+            },
+            indent=1,
+        )
+    )
