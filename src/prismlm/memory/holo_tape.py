@@ -183,6 +183,13 @@ class HoloTape:
             delta += torch.sum(torch.mul(kr, vr), 0, dtype=torch.float32)
         return delta
 
+    def reserve(self, n: int) -> None:
+        """Pre-allocate (and touch) registry room for n more facts, so that later binds do not
+        pay for growing it or for first-touch page faults."""
+        start = self._reserve(n)
+        self._keys[start : start + n].zero_()
+        self._values[start : start + n].zero_()
+
     def _reserve(self, n: int) -> int:
         """Grow the registry (amortised doubling) so n more rows fit; returns the first row."""
         need = self._n + n
