@@ -53,6 +53,21 @@ def test_changing_future_tokens_leaves_past_logits_unchanged(name):
     assert not torch.allclose(a[:, t + 1 :], b[:, t + 1 :])
 
 
+@pytest.mark.parametrize("name", CONFIGS)
+@pytest.mark.parametrize("prompt_len", [1, 3, 20, 37])
+def test_parallel_prefill_then_step_matches_forward(name, prompt_len):
+    model = _build(name)
+    tokens = torch.randint(0, 64, (2, 45), generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        full = model(tokens)
+        logits, state = model.prefill(tokens[:, :prompt_len])
+        steps = [logits]
+        for t in range(prompt_len, tokens.shape[1]):
+            logits, state = model.step(tokens[:, t], state)
+            steps.append(logits)
+    assert (torch.stack(steps, 1) - full[:, prompt_len - 1 :]).abs().max() < 1e-4
+
+
 def test_prizma_state_size_is_constant_while_kv_cache_grows():
     prizma, tf = _build("prizma-quad2"), _build("transformer")
     sizes = {}

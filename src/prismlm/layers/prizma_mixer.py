@@ -85,22 +85,42 @@ class PrizmaMixer(nn.Module):
         alpha = 0.5 + 0.5 * torch.sigmoid(self.alpha_proj(x)) if self.gated else None
         return beta, alpha
 
-    def forward(self, xn: torch.Tensor) -> torch.Tensor:
-        """xn: normalised input [B, T, d] -> [B, T, d]."""
+    def forward(self, xn: torch.Tensor, return_state: bool = False):
+        """xn: normalised input [B, T, d] -> [B, T, d].
+
+        With return_state, also returns the `MixerState` after position T−1 (parallel prefill).
+        """
         B, T, d = xn.shape
         x = F.silu(self.conv(xn)) if self.conv is not None else xn
         qkv = self.qkv(x).view(B, T, self.n_heads, 3, self.head_dim).permute(3, 0, 2, 1, 4)
         q, k, v = l2_normalize(qkv[0]), l2_normalize(qkv[1]), qkv[2]  # [B, H, T, d_h]
+        phi_q, phi_k = self._features(q), self._features(k)
         beta, alpha = self._gates(x)
         beta = beta.transpose(1, 2)
         alpha = alpha.transpose(1, 2) if alpha is not None else None
-        o, _ = delta_rule(
-            self._features(q), self._features(k), v, beta, alpha,
-            chunk_size=self.chunk_size, backend=self.backend,
+        o, S = delta_rule(
+            phi_q, phi_k, v, beta, alpha, chunk_size=self.chunk_size, backend=self.backend
         )
         if self.use_window:
             o = o + sliding_window_attention(q, k, v, self.window)
-        return self.out(o.transpose(1, 2).reshape(B, T, d))
+        out = self.out(o.transpose(1, 2).reshape(B, T, d))
+        return (out, self._state_after(xn, k, v, S)) if return_state else out
+
+    def _state_after(self, xn, k, v, S) -> MixerState:
+        """The decode state after consuming a whole segment (what `step` would have built)."""
+        B, T, _ = xn.shape
+        state = self.init_state(B, xn.device, xn.dtype)
+        state.S, state.position = S, T
+        if self.conv is not None and self.conv.kernel_size > 1:
+            keep = min(T, self.conv.kernel_size - 1)
+            state.conv_ring[:, -keep:] = xn[:, T - keep :]
+        if self.use_window:
+            positions = torch.arange(max(0, T - self.window), T, device=xn.device)
+            slots = positions % self.window
+            state.window_k[:, :, slots] = k[:, :, positions]
+            state.window_v[:, :, slots] = v[:, :, positions]
+            state.window_valid[slots] = True
+        return state
 
     def init_state(self, batch: int, device=None, dtype=torch.float32) -> MixerState:
         H, dh = self.n_heads, self.head_dim

@@ -100,9 +100,12 @@ class PrizmaSeqBlock(nn.Module):
         )
         self.ffn = SwiGLU(cfg.d_model, cfg.d_ff)
 
-    def forward(self, h: torch.Tensor) -> torch.Tensor:
-        h = h + self.mixer(self.norm1(h))
-        return h + self.ffn(self.norm2(h))
+    def forward(self, h: torch.Tensor, return_state: bool = False):
+        mixed = self.mixer(self.norm1(h), return_state)
+        mixed, state = mixed if return_state else (mixed, None)
+        h = h + mixed
+        h = h + self.ffn(self.norm2(h))
+        return (h, state) if return_state else h
 
     def step(self, h: torch.Tensor, state: MixerState) -> torch.Tensor:
         h = h + self.mixer.step(self.norm1(h), state)
@@ -123,16 +126,29 @@ class PrizmaSeqLM(SequenceLM):
         self.norm = RMSNorm(config.d_model)
         init_linear_and_embedding_(self)
 
-    def forward(self, input_ids: torch.Tensor, return_aux: bool = False):
-        """input_ids: [B, T] -> logits [B, T, V] (and a zero auxiliary loss if return_aux)."""
+    def _embed(self, input_ids: torch.Tensor) -> torch.Tensor:
         self.check_input_ids(input_ids, self.config.max_len if self.config.learned_pos else None)
         h = self.embed(input_ids)
         if self.pos_embed is not None:
             h = h + self.pos_embed.weight[: input_ids.shape[1]]
+        return h
+
+    def forward(self, input_ids: torch.Tensor, return_aux: bool = False):
+        """input_ids: [B, T] -> logits [B, T, V] (and a zero auxiliary loss if return_aux)."""
+        h = self._embed(input_ids)
         for block in self.blocks:
             h = block(h)
         logits = self.norm(h) @ self.embed.weight.t()
         return (logits, logits.new_zeros(())) if return_aux else logits
+
+    @torch.no_grad()
+    def prefill(self, input_ids: torch.Tensor) -> tuple[torch.Tensor, PrizmaSeqState]:
+        """Parallel prefill: the chunked forward over the prompt also yields the decode state."""
+        h, states = self._embed(input_ids), []
+        for block in self.blocks:
+            h, state = block(h, return_state=True)
+            states.append(state)
+        return self.norm(h[:, -1]) @ self.embed.weight.t(), PrizmaSeqState(states)
 
     def init_state(self, batch_size: int, device=None) -> PrizmaSeqState:
         device = device or self.embed.weight.device

@@ -47,15 +47,29 @@ def make_feature_buffers(
     if kind == "quad2":
         idx_i = torch.randint(0, d_head, (n2,), generator=gen)
         idx_j = torch.randint(0, d_head, (n2,), generator=gen)
-        return {"idx_i": idx_i, "idx_j": idx_j}
+        return {"idx_i": idx_i, "idx_j": idx_j, "select": quad2_selector(idx_i, idx_j, d_head)}
     if kind == "rand_linear":
         return {"proj": torch.randn(d_head, d_head + n2, generator=gen) / d_head**0.5}
     return {}
 
 
-def quad2_features(x: torch.Tensor, idx_i: torch.Tensor, idx_j: torch.Tensor) -> torch.Tensor:
-    """x: [..., d_h] -> l2n([x ; x[..., I] ⊙ x[..., J]]): [..., d_h + n2]."""
-    return l2_normalize(torch.cat((x, x[..., idx_i] * x[..., idx_j]), dim=-1))
+def quad2_selector(idx_i: torch.Tensor, idx_j: torch.Tensor, d_head: int) -> torch.Tensor:
+    """One-hot matrix P = [E_I | E_J]: [d_h, 2·n2], so x P = [x[I] | x[J]].
+
+    Gathering by a matmul instead of by indexing makes the backward a matmul too (indexing's
+    backward is a scatter-add, several times slower on CPU).
+    """
+    eye = torch.eye(d_head)
+    return torch.cat((eye[:, idx_i], eye[:, idx_j]), dim=1)
+
+
+def quad2_features(x: torch.Tensor, select: torch.Tensor) -> torch.Tensor:
+    """x: [..., d_h] -> l2n([x ; x[..., I] ⊙ x[..., J]]): [..., d_h + n2].
+
+    select: `quad2_selector(I, J, d_h)`.
+    """
+    x_i, x_j = (x @ select.to(x.dtype)).chunk(2, dim=-1)
+    return l2_normalize(torch.cat((x, x_i * x_j), dim=-1))
 
 
 def rand_linear_features(x: torch.Tensor, proj: torch.Tensor) -> torch.Tensor:
@@ -66,7 +80,7 @@ def rand_linear_features(x: torch.Tensor, proj: torch.Tensor) -> torch.Tensor:
 def apply_feature_map(kind: str, x: torch.Tensor, buffers: dict[str, torch.Tensor]) -> torch.Tensor:
     """Apply the map `kind` with its buffers (from `make_feature_buffers`)."""
     if kind == "quad2":
-        return quad2_features(x, buffers["idx_i"], buffers["idx_j"])
+        return quad2_features(x, buffers["select"])
     if kind == "rand_linear":
         return rand_linear_features(x, buffers["proj"])
     if kind == "none":
