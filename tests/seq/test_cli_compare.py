@@ -1,0 +1,51 @@
+import json
+
+from typer.testing import CliRunner
+
+from prismlm.cli import app
+
+runner = CliRunner()
+
+
+def test_reproduce_one_leg_at_smoke_scale(tmp_path):
+    res = runner.invoke(
+        app,
+        [
+            "reproduce",
+            "prizma-seq",
+            "--leg",
+            "selcopy",
+            "--scale",
+            "smoke",
+            "--seeds",
+            "0",
+            "--out",
+            str(tmp_path),
+            "--device",
+            "cpu",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    assert json.loads((tmp_path / "selcopy" / "selcopy.json").read_text())["seeds"] == [0]
+
+
+def test_compare_with_a_bad_task_fails_naming_the_field(tmp_path):
+    res = runner.invoke(
+        app,
+        [
+            "compare",
+            "--task",
+            '{"name": "mqar", "vocab_size": 4}',
+            "--scale",
+            "smoke",
+            "--out",
+            str(tmp_path),
+        ],
+    )
+    assert res.exit_code != 0 and "vocab_size" in res.output
+    assert not (tmp_path / "cache").exists()
+
+
+def test_compare_unknown_preset_is_rejected(tmp_path):
+    res = runner.invoke(app, ["compare", "--preset", "nope", "--out", str(tmp_path)])
+    assert res.exit_code != 0 and "preset" in res.output
