@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .decode_weights import decode_weights
 from .rotary import Rotary
 
 
@@ -71,7 +72,11 @@ class CausalSelfAttention(nn.Module):
     def step(self, x_t: torch.Tensor, cache: KVCache) -> torch.Tensor:
         """x_t: [B, d_model] at position cache.length -> [B, d_model]."""
         B, d = x_t.shape
-        q, k, v = self._heads(x_t[:, None], cache.length)
-        keys, values = cache.append(k, v)
-        y = F.scaled_dot_product_attention(q, keys, values)
-        return self.proj(y.reshape(B, d))
+        w = decode_weights(self, lambda: {
+            "qkv": self.qkv.weight.t().contiguous(), "proj": self.proj.weight.t().contiguous()
+        })
+        qkv = (x_t @ w["qkv"]).view(B, 3, self.n_heads, 1, self.head_dim)
+        qk = self.rotary(qkv[:, :2], cache.length)  # q and k rotated in one op
+        keys, values = cache.append(qk[:, 1], qkv[:, 2])
+        y = F.scaled_dot_product_attention(qk[:, 0], keys, values)
+        return y.reshape(B, d) @ w["proj"]

@@ -26,6 +26,7 @@ from torch import nn
 from ..ops.delta_rule import delta_rule, delta_rule_step
 from ..ops.feature_maps import apply_feature_map, feature_dim, l2_normalize, make_feature_buffers
 from ..ops.window_attention import sliding_window_attention
+from .decode_weights import decode_weights
 from .short_conv import ShortConv
 
 
@@ -135,27 +136,41 @@ class PrizmaMixer(nn.Module):
             ),
         )
 
+    def _decode_layout(self) -> dict[str, torch.Tensor]:
+        """W_qkv, W_β (and W_α) fused into one pre-transposed matrix with one bias vector."""
+        gates = [self.beta_proj] + ([self.alpha_proj] if self.gated else [])
+        weight = torch.cat([self.qkv.weight] + [g.weight for g in gates])
+        bias = torch.cat([self.qkv.weight.new_zeros(3 * self.d_model)] + [g.bias for g in gates])
+        return {"w_in": weight.t().contiguous(), "b_in": bias, "w_out": self.out.weight.t().contiguous()}
+
     def step(self, xn_t: torch.Tensor, state: MixerState) -> torch.Tensor:
         """xn_t: normalised input [B, d] -> [B, d]; updates `state` in place."""
         B, d = xn_t.shape
+        H, dh = self.n_heads, self.head_dim
+        w = decode_weights(self, self._decode_layout)
         if self.conv is not None:
             x, state.conv_ring = self.conv.step(xn_t, state.conv_ring)
             x = F.silu(x)
         else:
             x = xn_t
-        qkv = self.qkv(x).view(B, self.n_heads, 3, self.head_dim)
+        z = torch.addmm(w["b_in"], x, w["w_in"])  # [B, 3d + H (+ H)]: q, k, v and gate logits
+        qkv = z[:, : 3 * d].view(B, H, 3, dh)
         qk = l2_normalize(qkv[:, :, :2])  # [B, H, 2, d_h]: q and k normalised together
         v = qkv[:, :, 2]
-        beta, alpha = self._gates(x)
+        beta = self.beta_cap * torch.sigmoid(z[:, 3 * d : 3 * d + H])
+        alpha = 0.5 + 0.5 * torch.sigmoid(z[:, 3 * d + H :]) if self.gated else None
         phi = self._features(qk)
         o, state.S = delta_rule_step(phi[:, :, 0], phi[:, :, 1], v, beta, alpha, state.S)
         if self.use_window:
             slot = state.position % self.window
             state.window_k[:, :, slot] = qk[:, :, 1]
             state.window_v[:, :, slot] = v
-            state.window_valid[slot] = True
+            mask = None  # once every slot holds a real position, no mask is needed
+            if state.position < self.window:
+                state.window_valid[slot] = True
+                mask = state.window_valid[None]
             o = o + F.scaled_dot_product_attention(
-                qk[:, :, :1], state.window_k, state.window_v, attn_mask=state.window_valid[None]
+                qk[:, :, :1], state.window_k, state.window_v, attn_mask=mask
             ).squeeze(2)
         state.position += 1
-        return self.out(o.reshape(B, d))
+        return o.reshape(B, d) @ w["w_out"]

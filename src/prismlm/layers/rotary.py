@@ -19,16 +19,19 @@ class Rotary(nn.Module):
         inv_freq = base ** (-torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim)
         angles = torch.arange(max_len, dtype=torch.float32)[:, None] * inv_freq[None, :]
         self.max_len = max_len
-        self.register_buffer("cos", angles.cos(), persistent=False)  # [max_len, D/2]
-        self.register_buffer("sin", angles.sin(), persistent=False)
+        # (x_{2i} + i·x_{2i+1}) · e^{i·θ} is the rotation of pair i: one complex multiply. Stored
+        # as real (cos, sin) pairs so that casting the module never meets a complex buffer.
+        phases = torch.stack((angles.cos(), angles.sin()), dim=-1)  # [max_len, D/2, 2]
+        self.register_buffer("phases", phases, persistent=False)
 
     def forward(self, x: torch.Tensor, offset: int = 0) -> torch.Tensor:
+        """x: [..., T, D] float32 -> rotated copy at positions offset..offset+T−1."""
         T = x.shape[-2]
         if offset + T > self.max_len:
             raise ValueError(
                 f"position {offset + T - 1} is beyond the rotary table (max_len {self.max_len})"
             )
-        cos = self.cos[offset : offset + T].to(x.dtype)
-        sin = self.sin[offset : offset + T].to(x.dtype)
-        even, odd = x[..., 0::2], x[..., 1::2]
-        return torch.stack((even * cos - odd * sin, even * sin + odd * cos), dim=-1).flatten(-2)
+        pairs = torch.view_as_complex(x.float().reshape(*x.shape[:-1], -1, 2))
+        rotation = torch.view_as_complex(self.phases[offset : offset + T].float())
+        rotated = torch.view_as_real(pairs * rotation)
+        return rotated.flatten(-2).to(x.dtype)

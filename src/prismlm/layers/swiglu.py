@@ -4,6 +4,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .decode_weights import decode_weights
+
 
 def default_ffn_width(d_model: int) -> int:
     """round(8/3 · d / 8) · 8 — 168 for d=64, 344 for d=128, 680 for d=256."""
@@ -23,3 +25,11 @@ class SwiGLU(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         gate, up = self.w12(x).chunk(2, dim=-1)
         return self.w_o(F.silu(gate) * up)
+
+    def step(self, x: torch.Tensor) -> torch.Tensor:
+        """One decode row x: [B, d_model], with pre-transposed weights (same maths as forward)."""
+        w = decode_weights(self, lambda: {
+            "w12": self.w12.weight.t().contiguous(), "w_o": self.w_o.weight.t().contiguous()
+        })
+        gate, up = (x @ w["w12"]).chunk(2, dim=-1)
+        return (F.silu(gate) * up) @ w["w_o"]

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..layers.decode_weights import transposed_weight
 from ..layers.init import init_linear_and_embedding_
 from ..layers.norm import RMSNorm
 from ..layers.prizma_mixer import MixerState, PrizmaMixer
@@ -109,7 +110,7 @@ class PrizmaSeqBlock(nn.Module):
 
     def step(self, h: torch.Tensor, state: MixerState) -> torch.Tensor:
         h = h + self.mixer.step(self.norm1(h), state)
-        return h + self.ffn(self.norm2(h))
+        return h + self.ffn.step(self.norm2(h))
 
 
 @register_model
@@ -166,4 +167,4 @@ class PrizmaSeqLM(SequenceLM):
             h = h + self.pos_embed.weight[state.position]
         for block, layer_state in zip(self.blocks, state.layers, strict=True):
             h = block.step(h, layer_state)
-        return self.norm(h) @ self.embed.weight.t(), state
+        return self.norm(h) @ transposed_weight(self.embed), state

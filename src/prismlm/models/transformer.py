@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from ..layers.attention import CausalSelfAttention, KVCache
+from ..layers.decode_weights import transposed_weight
 from ..layers.init import init_linear_and_embedding_
 from ..layers.norm import RMSNorm
 from ..layers.swiglu import SwiGLU
@@ -72,7 +73,7 @@ class TransformerBlock(nn.Module):
 
     def step(self, h: torch.Tensor, cache: KVCache) -> torch.Tensor:
         h = h + self.attn.step(self.norm1(h), cache)
-        return h + self.ffn(self.norm2(h))
+        return h + self.ffn.step(self.norm2(h))
 
 
 @register_model
@@ -127,4 +128,4 @@ class TransformerLM(SequenceLM):
         h = self.embed(token)
         for block, cache in zip(self.blocks, state.caches, strict=True):
             h = block.step(h, cache)
-        return self._logits(h), state
+        return self.norm(h) @ transposed_weight(self.embed), state
