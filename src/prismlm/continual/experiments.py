@@ -179,10 +179,13 @@ def e2(n_seeds: int = 5, epochs: int = 15, sigmas=(0.0, 0.3, 0.6, 0.9, 1.2),
         lines.append(f"| {sigma} | " + " | ".join(
             f"{c['mean']:.3f} ± {c['ci95']:.3f} | {'–' if r is None else f'{r[i]:.3f}'}"
             for i, c in enumerate(cells)) + f" | {pur:.3f} | {verdict} |")
-    for name, key in (("Prizma", "prizma"), ("backprop", "backprop")):
-        for metric in ("acc", "fgt"):
+    for k, (name, key) in enumerate((("Prizma", "prizma"), ("backprop", "backprop"))):
+        for m, metric in enumerate(("acc", "fgt")):
             series[f"{name} {metric.upper()}"] = ([t[key][metric]["mean"] for t in table],
                                                   [t[key][metric]["ci95"] for t in table])
+            refs = [np.nan if t["reference"] is None else t["reference"][2 * k + m]
+                    for t in table]
+            series[f"{name} {metric.upper()} (reference)"] = (refs, [0.0] * len(refs))
     md = (f"# E2: separability sweep ({n_seeds} seeds, {epochs} epochs)\n\n" + "\n".join(lines)
           + "\n\nReference: spec §5 E2 (5 seeds). Purity: share of each domain's test samples "
           "routed to its modal expert.\n\n" + timing_line(res["_timing"], workers))

@@ -56,7 +56,9 @@ def sweep_figure(xs, series: dict[str, tuple[list, list]], xlabel: str, ylabel: 
     """Line plot of mean ± CI per series: series = {label: (means, cis)}."""
     fig, ax = plt.subplots(figsize=(6, 4))
     for label, (m, c) in series.items():
-        ax.errorbar(xs, m, yerr=c, marker="o", capsize=3, label=label)
+        ref = label.endswith("(reference)")
+        ax.errorbar(xs, m, yerr=None if ref else c, marker="x" if ref else "o", capsize=3,
+                    ls=":" if ref else "-", label=label)
     if hline is not None:
         ax.axhline(hline, color="k", ls=":", label=hlabel)
     ax.set_xlabel(xlabel)

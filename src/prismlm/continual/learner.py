@@ -32,6 +32,9 @@ class PrizmaConfig:
     feedback: "random" (DFA, no W^T), "exact" (true gradient through the encoder) or
     "exact_reference" (the reference's sign-flipped, post-update variant).
     route=False is the noRoute ablation: expert 0 learns everything.
+    z_novel: recognition threshold in standard deviations; commit_after: samples an expert
+    must see before it can be committed. consolidate: kept for parity with the reference; a
+    committed expert is never selected for training again, so freezing changes nothing.
     """
 
     hidden: int = 48
