@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from ..models.config import require
 from . import streams as st
@@ -154,6 +155,9 @@ def run_learners(spec: StreamSpec, cfg: RunConfig, progress: bool = False) -> di
         ctx = mp.get_context("spawn")
         with ProcessPoolExecutor(max_workers=min(cfg.workers, len(jobs)), mp_context=ctx) as ex:
             futs = [ex.submit(run_job, k, n, spec, cfg, False) for k, n in jobs]
+            for _ in tqdm(as_completed(futs), total=len(futs), desc="learner jobs",
+                          disable=not progress):
+                pass
             parts = [f.result() for f in futs]
     cpu = {}
     for (kind, _), part in zip(jobs, parts, strict=True):
