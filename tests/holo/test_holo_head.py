@@ -56,3 +56,13 @@ def test_gradients_reach_the_encoders():
     head = HoloHead(d_model=8, dim=64, seed=4)
     head(torch.randn(1, 6, 8)).pow(2).sum().backward()
     assert head.w_k.grad is not None and head.w_k.grad.abs().sum() > 0
+
+
+def test_chunked_scan_matches_single_chunk():
+    torch.manual_seed(3)
+    head = HoloHead(d_model=16, dim=128, seed=5)
+    x = torch.randn(2, 37, 16)
+    head.chunk = 1000
+    full = head(x)
+    head.chunk = 8
+    assert torch.allclose(head(x), full, atol=1e-5)

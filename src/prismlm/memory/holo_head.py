@@ -84,6 +84,7 @@ class HoloHead(nn.Module):
             self.register_buffer("w_k", w_k)
             self.register_buffer("w_v", w_v)
         self.out_scale = math.sqrt(d) / D
+        self.chunk = 128  # positions per scan chunk in `forward` (bounds memory to B·chunk·D)
 
     # --------------------------------------------------------------------------- encoders
     def encode_key(self, x: torch.Tensor) -> torch.Tensor:
@@ -136,10 +137,16 @@ class HoloHead(nn.Module):
         k = self.encode_key(x)
         if s > 0:  # key written at t comes from t − s; positions t < s write nothing
             k = torch.cat([torch.zeros_like(k[:, :s]), k[:, :-s]], dim=1)[:, : x.shape[1]]
-        h = torch.cumsum(k * v, dim=1)
-        if h0 is not None:
-            h = h + h0[:, None, :]
-        return self._read(self.encode_key(x), h)
+        q = self.encode_key(x)
+        b, t, _ = x.shape
+        carry = h0 if h0 is not None else x.new_zeros(b, self.config.dim)
+        outs = []
+        # Chunked causal scan: only a [B, chunk, D] slice of H_t exists at a time.
+        for c in range(0, t, self.chunk):
+            h = carry[:, None, :] + torch.cumsum(k[:, c : c + self.chunk] * v[:, c : c + self.chunk], 1)
+            outs.append(self._read(q[:, c : c + self.chunk], h))
+            carry = h[:, -1]
+        return torch.cat(outs, dim=1)
 
     # ------------------------------------------------------------------------------ decode
     def init_state(self, batch_size: int, tape: torch.Tensor | None = None) -> dict:
