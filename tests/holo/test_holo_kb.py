@@ -131,3 +131,13 @@ def test_corrupted_store_is_reported_not_used(tmp_path):
     with pytest.raises(KBCorruptError, match="failed its checksum"):
         HoloInference(store)
     assert os.path.exists(db) and store.count_facts() == 5
+
+
+def test_readers_rebuild_only_after_a_real_change(tmp_path):
+    store = KBStore(tmp_path / "kb.sqlite", dim=DIM)
+    ingest_text(store, DOC, "doc")
+    gen = store.generation()
+    ingest_text(store, DOC, "doc")  # no-op
+    assert store.generation() == gen
+    ingest_text(store, "Water is wet.", "doc2")
+    assert store.generation() == gen + 1

@@ -4,6 +4,10 @@ from .capacity import asymptotic_capacity, predicted_accuracy, predicted_capacit
 from .encoders import HoloEncoder, HoloKeyValueEncoder, SentenceEncoder, TextHashEncoder
 from .holo_head import HoloHead, HoloHeadConfig
 from .holo_tape import HoloTape, QueryResult
+from .inference import Answer, HoloInference
+from .ingest import chunk_text, extract_facts, ingest_files, ingest_text, question_to_key
+from .kb_store import KBCorruptError, KBStore
+from .sharded import ShardedHoloMemory
 
 __all__ = [
     "asymptotic_capacity",
@@ -17,4 +21,14 @@ __all__ = [
     "HoloHeadConfig",
     "HoloTape",
     "QueryResult",
+    "Answer",
+    "HoloInference",
+    "chunk_text",
+    "extract_facts",
+    "ingest_files",
+    "ingest_text",
+    "question_to_key",
+    "KBCorruptError",
+    "KBStore",
+    "ShardedHoloMemory",
 ]

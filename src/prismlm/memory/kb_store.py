@@ -169,13 +169,15 @@ class KBStore:
         class _Tx:
             def __enter__(self):
                 store.conn.execute("BEGIN IMMEDIATE")
+                self.changes = store.conn.total_changes
                 return store.conn
 
             def __exit__(self, exc_type, exc, tb):
                 if exc_type is None:
-                    store.conn.execute(
-                        "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'"
-                    )
+                    if store.conn.total_changes != self.changes:  # readers rebuild on a bump
+                        store.conn.execute(
+                            "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'"
+                        )
                     store.conn.execute("COMMIT")
                 else:
                     store.conn.execute("ROLLBACK")
