@@ -52,6 +52,10 @@ def compare_cmd(
     scale: str = typer.Option("cpu", help="smoke | cpu | paper (sizes and recipe)"),
     seeds: str = typer.Option(None, help="comma-separated seeds"),
     preset: str = typer.Option(None, help="a named comparison (overrides --models/--task)"),
+    train_json: str = typer.Option(
+        "{}", "--train", help="TrainConfig overrides as JSON, e.g. '{\"steps\": 2000}'"
+    ),
+    name: str = typer.Option("compare", help="report file name under --out"),
     out: Path = typer.Option(Path("results/compare"), help="output folder"),
     device: str = typer.Option("auto", help="auto | cpu | cuda[:N]"),
     progress: bool = typer.Option(False, help="show a progress bar per training run"),
@@ -61,11 +65,12 @@ def compare_cmd(
 
     try:
         if preset:
-            spec, name = preset_spec(preset, scale), preset
+            spec = preset_spec(preset, scale)
+            name = preset if name == "compare" else name
         else:
             spec_task = json.loads(task) if task.strip().startswith("{") else {"name": task}
             spec = spec_from_names([m for m in models.split(",") if m], spec_task, scale)
-            name = "compare"
+        spec.train = {**spec.train, **json.loads(train_json)}
         compare(spec, out, name, _seeds(seeds), device, progress, scale)
     except ValueError as err:
         raise typer.BadParameter(str(err)) from err

@@ -177,6 +177,8 @@ class _MetricsLog:
 
     def write(self, record: dict[str, Any]) -> None:
         if self.path is not None:
+            # the run dir may have been removed under us (a concurrent sweep finished this cell)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             with self.path.open("a") as f:
                 f.write(json.dumps(record) + "\n")
         if self.tb is not None:
