@@ -93,6 +93,8 @@ PRESETS: dict[str, Preset] = {
             "copy": lambda: Copy(vocab_size=16, length=8),
             "mini_lm": lambda: MiniLM(seq_len=64),
             "reasoning": lambda: ChainedArithmetic(modulus=10, num_ops=3),
+            # Not in the reference: the same chains with every running result scored.
+            "reasoning_steps": lambda: ChainedArithmetic(modulus=10, num_ops=3, scratchpad=True),
         },
         train=dict(
             steps=400,
@@ -263,7 +265,7 @@ def _plot(summary: dict[str, Any], path: Path) -> None:
         ax = axes[1, j]
         for i, lay in enumerate(layers):
             ax.plot(lay["half_lives"], lay["gates"], marker="o", label=f"layer {i}")
-        ax.set_xscale("log")
+        ax.set_xscale("log", base=2)
         ax.set_xlabel("rate half-life (tokens)")
         ax.set_ylabel("mean gate")
         ax.set_title(f"{task}: MRB gates")
@@ -468,6 +470,7 @@ TOY_TASKS = {
     "copy": {"name": "copy", "vocab_size": 16, "length": 8},
     "mini_lm": {"name": "mini_lm", "seq_len": 64},
     "reasoning": {"name": "arithmetic", "modulus": 10, "num_ops": 3},
+    "reasoning_steps": {"name": "arithmetic", "modulus": 10, "num_ops": 3, "scratchpad": True},
 }
 
 

@@ -28,7 +28,9 @@ def bench_prism_cmd(
 
 @bench_app.command("prism-compare")
 def prism_compare_cmd(
-    task: list[str] = typer.Option(["induction"], help="induction | copy | mini_lm | reasoning"),
+    task: list[str] = typer.Option(
+        ["induction"], help="induction | copy | mini_lm | reasoning | reasoning_steps"
+    ),
     preset: str = typer.Option("prism-toy", help="comparison preset"),
     seeds: str = typer.Option("0,1,2", help="comma-separated seeds"),
     steps: int = typer.Option(0, help="override the preset's step budget (0: keep)"),
