@@ -96,7 +96,7 @@ SCALES: dict[str, dict[str, dict[str, Any]]] = {
             task={"name": "induction", "vocab_size": 16, "prefix_len": 16},
             dims=_CPU_DIMS,
             feat_n2=48,
-            train={**_CPU_TRAIN, "steps": 600},
+            train={**_CPU_TRAIN, "steps": 2000, "eval_every": 200},
             threshold=0.98,
             post_lengths=[16, 32, 64, 128],
         ),
@@ -140,7 +140,7 @@ SCALES: dict[str, dict[str, dict[str, Any]]] = {
             vocab_size=16,
             dims=_CPU_DIMS,
             feat_n2=48,
-            train={**_CPU_TRAIN, "steps": 600},
+            train={**_CPU_TRAIN, "steps": 2000, "eval_every": 200},
         ),
     },
     "paper": {
