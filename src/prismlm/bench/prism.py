@@ -221,20 +221,21 @@ def _markdown(summary: dict[str, Any]) -> str:
                 f"(n={ce['n']}) | {a['acc_mean']:.3f} | {'—' if ref is None else ref} |"
             )
         lines.append(f"| {task} | chance | | {agg['chance_ce']:.3f} | | |")
-    lines += ["", "## Routing (PRISM, fraction of tokens per layer; mean MRB gate per rate)", ""]
-    lines += ["| task | layer | neural | memory | symbolic | MRB gates (fast→slow half-life) |"]
-    lines += ["|---|---|---|---|---|---|"]
+    lines += ["", "## Routing (fraction of tokens per layer; mean MRB gate per rate)", ""]
+    lines += ["| task | model | layer | neural | memory | symbolic | MRB gate@half-life |"]
+    lines += ["|---|---|---|---|---|---|---|"]
     for task, agg in summary["tasks"].items():
-        for i, layer in enumerate(agg["models"].get("prism", {}).get("routing", [])):
-            f = layer["fractions"]
-            cells = [f"{f[k]:.0%}" if k in f else "—" for k in ("neural", "memory", "symbolic")]
-            gates = ", ".join(
-                f"{g:.2f}@{h:.2f}"
-                for g, h in sorted(
-                    zip(layer["gates"], layer["half_lives"], strict=True), key=lambda p: p[1]
+        for name, a in agg["models"].items():
+            for i, layer in enumerate(a.get("routing", [])):
+                f = layer["fractions"]
+                cells = [f"{f[k]:.0%}" if k in f else "—" for k in ("neural", "memory", "symbolic")]
+                gates = ", ".join(
+                    f"{g:.2f}@{h:.3g}"
+                    for g, h in sorted(
+                        zip(layer["gates"], layer["half_lives"], strict=True), key=lambda p: p[1]
+                    )
                 )
-            )
-            lines.append(f"| {task} | {i} | " + " | ".join(cells) + f" | {gates} |")
+                lines.append(f"| {task} | {name} | {i} | " + " | ".join(cells) + f" | {gates} |")
     return "\n".join(lines) + "\n"
 
 
