@@ -4,7 +4,7 @@ from pathlib import Path
 
 import typer
 
-from .apps import bench_app
+from .apps import app, bench_app
 
 
 @bench_app.command("mixer")
@@ -16,3 +16,14 @@ def bench_mixer(
     from ..bench.mixer import run_mixer_benchmark
 
     run_mixer_benchmark(out, quick=quick)
+
+
+@app.command("demo")
+def demo(
+    out: Path = typer.Option(Path("results/demo"), help="output folder"),
+    steps: int = typer.Option(600, help="training steps per model"),
+) -> None:
+    """The main job: Prizma-Seq vs matched Transformer on MQAR, decoding, quick benchmark."""
+    from ..bench.demo import run_demo
+
+    run_demo(out, steps=steps)

@@ -1,0 +1,256 @@
+"""`prismlm bench mixer`: Prizma-Seq (quad2) against a parameter-matched Transformer, one run.
+
+Three measurements, each reported as a ratio against its baseline measured in the same run:
+
+1. op:     chunked delta rule vs the recurrent reference, forward + backward, per T.
+2. train:  one training step (forward + cross-entropy + backward) of PrizmaSeqLM vs TransformerLM
+           at batch `train_batch`, per T.
+3. decode: per-token `step` latency at batch 1 after a parallel prefill of n tokens, and the
+           floats each model carries (Prizma: constant state; Transformer: its KV cache), per n.
+
+Timings are wall-clock medians over `repeats` runs after a warm-up. The machine's load average is
+recorded beside them: on a shared CPU, background load inflates every number (both arms alike,
+which is why the ratios are the figures to read).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from ..models import PrizmaSeqConfig, PrizmaSeqLM, TransformerLM, count_parameters, match_transformer
+from ..models.base import atomic_write_bytes
+from ..ops.delta_rule import delta_rule_chunked, delta_rule_recurrent
+from .report import markdown_table
+
+TARGETS = {
+    "op_speedup_at_1024": 10.0,  # chunked ≥ 10× faster than the recurrent reference
+    "train_ratio_at_2048": 1.5,  # Prizma train step ≤ 1.5× the Transformer's
+    "decode_from_context": 2048,  # Prizma decode faster than the Transformer's from here on
+}
+
+
+@dataclass
+class MixerBenchConfig:
+    lengths: tuple[int, ...] = (256, 512, 1024, 2048, 4096)
+    vocab_size: int = 512
+    d_model: int = 128
+    n_layers: int = 4
+    n_heads: int = 4
+    feat_n2: int = 224  # d_φ = 256 at d_h = 32: the seed's headline quad2 configuration
+    train_batch: int = 2
+    op_batch: int = 2
+    decode_tokens: int = 32
+    repeats: int = 3
+    recurrent_max_len: int = 4096  # the reference loop is slow; cap it for quick runs
+    threads: int | None = None
+    seed: int = 0
+
+    @classmethod
+    def quick(cls) -> MixerBenchConfig:
+        return cls(lengths=(64, 128), d_model=64, n_layers=2, n_heads=2, feat_n2=96,
+                   decode_tokens=4, repeats=1, recurrent_max_len=128)
+
+
+def _median_seconds(fn, repeats: int, warmup: int = 1) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _op_inputs(cfg: MixerBenchConfig, T: int, gen: torch.Generator):
+    B, H, dh = cfg.op_batch, cfg.n_heads, cfg.d_model // cfg.n_heads
+    K = dh + cfg.feat_n2
+    q = F.normalize(torch.randn(B, H, T, K, generator=gen), dim=-1).requires_grad_()
+    k = F.normalize(torch.randn(B, H, T, K, generator=gen), dim=-1).requires_grad_()
+    v = torch.randn(B, H, T, dh, generator=gen).requires_grad_()
+    beta = (0.99 * torch.rand(B, H, T, generator=gen)).requires_grad_()
+    return q, k, v, beta
+
+
+def bench_op(cfg: MixerBenchConfig, T: int, gen: torch.Generator) -> dict:
+    inputs = _op_inputs(cfg, T, gen)
+
+    def run(fn):
+        def call():
+            o, s = fn(*inputs)
+            (o.sum() + s.sum()).backward()
+        return call
+
+    chunked = _median_seconds(run(delta_rule_chunked), cfg.repeats)
+    row = {"T": T, "chunked_ms": 1e3 * chunked, "recurrent_ms": None, "speedup": None}
+    if T <= cfg.recurrent_max_len:  # one timed run: the loop is slow and its timing steady
+        recurrent = _median_seconds(run(delta_rule_recurrent), 1, warmup=0)
+        row.update(recurrent_ms=1e3 * recurrent, speedup=recurrent / chunked)
+    return row
+
+
+def bench_train(models: dict, cfg: MixerBenchConfig, T: int, gen: torch.Generator) -> dict:
+    tokens = torch.randint(0, cfg.vocab_size, (cfg.train_batch, T + 1), generator=gen)
+    x, y = tokens[:, :-1], tokens[:, 1:]
+    row = {"T": T}
+    for name, model in models.items():
+        model.train()
+
+        def step(model=model):
+            model.zero_grad(set_to_none=True)
+            logits = model(x)
+            F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1)).backward()
+
+        row[f"{name}_ms"] = 1e3 * _median_seconds(step, cfg.repeats)
+    row["ratio"] = row["prizma_ms"] / row["transformer_ms"]
+    return row
+
+
+@torch.no_grad()
+def bench_decode(models: dict, cfg: MixerBenchConfig, n: int, gen: torch.Generator) -> dict:
+    prompt = torch.randint(0, cfg.vocab_size, (1, n), generator=gen)
+    row = {"context": n}
+    for name, model in models.items():
+        model.eval()
+        times = []
+        for _ in range(cfg.repeats + 1):  # the first run warms up
+            logits, state = model.prefill(prompt)
+            token = logits.argmax(-1)
+            start = time.perf_counter()
+            for _ in range(cfg.decode_tokens):
+                logits, state = model.step(token, state)
+                token = logits.argmax(-1)
+            times.append((time.perf_counter() - start) / cfg.decode_tokens)
+        row[f"{name}_ms_per_token"] = 1e3 * statistics.median(times[1:])
+        row[f"{name}_state_floats"] = state.num_floats()
+    row["ratio"] = row["prizma_ms_per_token"] / row["transformer_ms_per_token"]
+    return row
+
+
+def _verdicts(op_rows, train_rows, decode_rows) -> list[dict]:
+    def find(rows, key, value):
+        return next((r for r in rows if r[key] == value), None)
+
+    out = []
+    op = find(op_rows, "T", 1024)
+    if op and op["speedup"] is not None:
+        out.append({"claim": "chunked ≥ 10× faster than recurrent at T=1024",
+                    "measured": f"{op['speedup']:.1f}×",
+                    "pass": op["speedup"] >= TARGETS["op_speedup_at_1024"]})
+    tr = find(train_rows, "T", 2048)
+    if tr:
+        out.append({"claim": "Prizma train step ≤ 1.5× Transformer at T=2048",
+                    "measured": f"{tr['ratio']:.2f}×",
+                    "pass": tr["ratio"] <= TARGETS["train_ratio_at_2048"]})
+    long = [r for r in decode_rows if r["context"] >= TARGETS["decode_from_context"]]
+    if long:
+        out.append({"claim": "Prizma decode faster than Transformer at context ≥ 2048",
+                    "measured": ", ".join(f"n={r['context']}: {r['ratio']:.2f}×" for r in long),
+                    "pass": all(r["ratio"] < 1.0 for r in long)})
+    sizes = {r["prizma_state_floats"] for r in decode_rows}
+    out.append({"claim": "Prizma decode state constant in n",
+                "measured": f"{sorted(sizes)} floats", "pass": len(sizes) == 1})
+    return out
+
+
+def _plot(path: Path, op_rows, train_rows, decode_rows) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    ax = axes[0]
+    ax.plot([r["T"] for r in op_rows], [r["chunked_ms"] for r in op_rows], "o-", label="chunked")
+    rec = [r for r in op_rows if r["recurrent_ms"] is not None]
+    ax.plot([r["T"] for r in rec], [r["recurrent_ms"] for r in rec], "s--", label="recurrent")
+    ax.set(title="delta-rule op, fwd+bwd", xlabel="T", ylabel="ms", xscale="log", yscale="log")
+    ax = axes[1]
+    for name, style in (("prizma", "o-"), ("transformer", "s--")):
+        ax.plot([r["T"] for r in train_rows], [r[f"{name}_ms"] for r in train_rows], style, label=name)
+    ax.set(title="training step (fwd+bwd)", xlabel="T", ylabel="ms", xscale="log", yscale="log")
+    ax = axes[2]
+    for name, style in (("prizma", "o-"), ("transformer", "s--")):
+        ax.plot([r["context"] for r in decode_rows],
+                [r[f"{name}_ms_per_token"] for r in decode_rows], style, label=name)
+    ax.set(title="decode latency per token", xlabel="context n", ylabel="ms", xscale="log")
+    for ax in axes:
+        ax.legend()
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=100)
+    os.replace(tmp, path)
+    plt.close(fig)
+
+
+def run_mixer_benchmark(
+    out_dir: str | os.PathLike, quick: bool = False, config: MixerBenchConfig | None = None
+) -> dict:
+    """Run all three measurements; write mixer.json, mixer.md and mixer.png under `out_dir`."""
+    cfg = config or (MixerBenchConfig.quick() if quick else MixerBenchConfig())
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    max_len = max(cfg.lengths) + cfg.decode_tokens + 8
+    prizma_cfg = PrizmaSeqConfig(
+        vocab_size=cfg.vocab_size, d_model=cfg.d_model, n_layers=cfg.n_layers,
+        n_heads=cfg.n_heads, feat_map="quad2", feat_n2=cfg.feat_n2, max_len=max_len,
+    )
+    tf_cfg = match_transformer(prizma_cfg, max_len=max_len)
+    torch.manual_seed(cfg.seed)
+    models = {"prizma": PrizmaSeqLM(prizma_cfg), "transformer": TransformerLM(tf_cfg)}
+    gen = torch.Generator().manual_seed(cfg.seed)
+    load_before = os.getloadavg()
+    started = time.perf_counter()
+    op_rows, train_rows, decode_rows = [], [], []
+    for T in cfg.lengths:
+        op_rows.append(bench_op(cfg, T, gen))
+        train_rows.append(bench_train(models, cfg, T, gen))
+        decode_rows.append(bench_decode(models, cfg, T, gen))
+        print(f"T={T}: op {op_rows[-1]['speedup'] or float('nan'):.1f}x, train ratio "
+              f"{train_rows[-1]['ratio']:.2f}, decode ratio {decode_rows[-1]['ratio']:.2f}", flush=True)
+    verdicts = _verdicts(op_rows, train_rows, decode_rows)
+    result = {
+        "benchmark": "mixer",
+        "config": asdict(cfg),
+        "models": {
+            "prizma": {"config": asdict(prizma_cfg), "parameters": count_parameters(prizma_cfg)},
+            "transformer": {"config": asdict(tf_cfg), "parameters": count_parameters(tf_cfg)},
+        },
+        "environment": {
+            "torch": torch.__version__, "threads": torch.get_num_threads(),
+            "cpu_count": os.cpu_count(), "machine": platform.machine(),
+            "load_average_before": load_before, "load_average_after": os.getloadavg(),
+            "wall_seconds": time.perf_counter() - started,
+        },
+        "op": op_rows, "train": train_rows, "decode": decode_rows, "verdicts": verdicts,
+    }
+    atomic_write_bytes(out_dir / "mixer.json", json.dumps(result, indent=1).encode())
+    params = result["models"]
+    md = "\n".join([
+        "# Mixer benchmark: Prizma-Seq (quad2) vs parameter-matched Transformer\n",
+        f"Prizma {params['prizma']['parameters']:,} parameters, Transformer "
+        f"{params['transformer']['parameters']:,}; torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads; load average before/after "
+        f"{load_before[0]:.1f}/{result['environment']['load_average_after'][0]:.1f}.\n",
+        "## Verdicts\n", markdown_table(verdicts),
+        "## Delta-rule op: chunked vs recurrent (forward + backward)\n", markdown_table(op_rows),
+        f"## Training step (batch {cfg.train_batch})\n", markdown_table(train_rows),
+        f"## Decode per token (batch 1, {cfg.decode_tokens} tokens after a prefill of n)\n",
+        markdown_table(decode_rows),
+    ])
+    atomic_write_bytes(out_dir / "mixer.md", md.encode())
+    _plot(out_dir / "mixer.png", op_rows, train_rows, decode_rows)
+    print(md, flush=True)
+    return result
