@@ -7,31 +7,37 @@ from torch import nn
 
 
 class Rotary(nn.Module):
-    """Precomputed cos/sin tables for positions [0, max_len).
+    """Rotates x: [B, H, T, D] (D even) at positions offset..offset+T−1, for positions < max_len.
 
-    `forward(x, offset)` rotates x: [B, H, T, D] (D even) at positions offset..offset+T−1.
+    Pair i of a vector, (x_{2i} + i·x_{2i+1}), is multiplied by e^{i·θ_i·pos}: one complex multiply.
+    The (cos, sin) table is derived data, computed on first use per device and never stored in
+    a checkpoint, so modules built on the meta device (as Hugging Face loading does) stay exact.
     """
 
     def __init__(self, head_dim: int, max_len: int, base: float = 10000.0) -> None:
         super().__init__()
         if head_dim % 2:
             raise ValueError(f"rotary needs an even head dimension, got {head_dim}")
-        inv_freq = base ** (-torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim)
-        angles = torch.arange(max_len, dtype=torch.float32)[:, None] * inv_freq[None, :]
-        self.max_len = max_len
-        # (x_{2i} + i·x_{2i+1}) · e^{i·θ} is the rotation of pair i: one complex multiply. Stored
-        # as real (cos, sin) pairs so that casting the module never meets a complex buffer.
-        phases = torch.stack((angles.cos(), angles.sin()), dim=-1)  # [max_len, D/2, 2]
-        self.register_buffer("phases", phases, persistent=False)
+        self.head_dim, self.max_len, self.base = head_dim, max_len, base
+        self._tables: dict[torch.device, torch.Tensor] = {}
+
+    def _phases(self, device: torch.device) -> torch.Tensor:
+        table = self._tables.get(device)
+        if table is None:
+            inv_freq = self.base ** (
+                -torch.arange(0, self.head_dim, 2, dtype=torch.float64) / self.head_dim
+            )
+            angles = torch.arange(self.max_len, dtype=torch.float64)[:, None] * inv_freq[None, :]
+            table = torch.polar(torch.ones_like(angles), angles).to(torch.complex64).to(device)
+            self._tables[device] = table  # [max_len, D/2] complex
+        return table
 
     def forward(self, x: torch.Tensor, offset: int = 0) -> torch.Tensor:
-        """x: [..., T, D] float32 -> rotated copy at positions offset..offset+T−1."""
         T = x.shape[-2]
         if offset + T > self.max_len:
             raise ValueError(
                 f"position {offset + T - 1} is beyond the rotary table (max_len {self.max_len})"
             )
         pairs = torch.view_as_complex(x.float().reshape(*x.shape[:-1], -1, 2))
-        rotation = torch.view_as_complex(self.phases[offset : offset + T].float())
-        rotated = torch.view_as_real(pairs * rotation)
+        rotated = torch.view_as_real(pairs * self._phases(x.device)[offset : offset + T])
         return rotated.flatten(-2).to(x.dtype)
