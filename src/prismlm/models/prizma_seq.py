@@ -23,7 +23,7 @@ from ..layers.prizma_mixer import MixerState, PrizmaMixer
 from ..layers.swiglu import SwiGLU
 from ..ops.feature_maps import FEATURE_MAPS
 from .base import SequenceLM, register_model
-from .config import require
+from .config import require, require_lm_shape
 
 
 @dataclass
@@ -47,15 +47,7 @@ class PrizmaSeqConfig:
     backend: str = "auto"  # delta-rule backend: auto | chunked | recurrent | fla
 
     def __post_init__(self) -> None:
-        require(self.vocab_size >= 2, "vocab_size", f"must be >= 2, got {self.vocab_size}")
-        require(self.d_model >= 1, "d_model", f"must be >= 1, got {self.d_model}")
-        require(self.n_layers >= 1, "n_layers", f"must be >= 1, got {self.n_layers}")
-        require(self.n_heads >= 1, "n_heads", f"must be >= 1, got {self.n_heads}")
-        require(
-            self.d_model % self.n_heads == 0, "n_heads",
-            f"d_model {self.d_model} is not divisible by n_heads {self.n_heads}",
-        )
-        require(self.d_ff is None or self.d_ff >= 1, "d_ff", f"must be >= 1, got {self.d_ff}")
+        require_lm_shape(self)
         require(
             self.feat_map in FEATURE_MAPS, "feat_map",
             f"unknown feature map {self.feat_map!r}; choose from {FEATURE_MAPS}",
@@ -66,7 +58,6 @@ class PrizmaSeqConfig:
         )
         require(self.window >= 1, "window", f"must be >= 1, got {self.window}")
         require(self.short_conv >= 0, "short_conv", f"must be >= 0, got {self.short_conv}")
-        require(self.max_len >= 1, "max_len", f"must be >= 1, got {self.max_len}")
         require(self.chunk_size >= 1, "chunk_size", f"must be >= 1, got {self.chunk_size}")
         require(0.0 < self.beta_cap <= 1.0, "beta_cap", f"must be in (0, 1], got {self.beta_cap}")
         require(

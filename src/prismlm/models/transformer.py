@@ -13,7 +13,7 @@ from ..layers.init import init_linear_and_embedding_
 from ..layers.norm import RMSNorm
 from ..layers.swiglu import SwiGLU
 from .base import SequenceLM, register_model
-from .config import require
+from .config import require, require_lm_shape
 
 
 @dataclass
@@ -28,20 +28,11 @@ class TransformerConfig:
     dropout: float = 0.0
 
     def __post_init__(self) -> None:
-        require(self.vocab_size >= 2, "vocab_size", f"must be >= 2, got {self.vocab_size}")
-        require(self.d_model >= 1, "d_model", f"must be >= 1, got {self.d_model}")
-        require(self.n_layers >= 1, "n_layers", f"must be >= 1, got {self.n_layers}")
-        require(self.n_heads >= 1, "n_heads", f"must be >= 1, got {self.n_heads}")
-        require(
-            self.d_model % self.n_heads == 0, "n_heads",
-            f"d_model {self.d_model} is not divisible by n_heads {self.n_heads}",
-        )
+        require_lm_shape(self)
         require(
             (self.d_model // self.n_heads) % 2 == 0, "d_model",
             f"head dim d_model/n_heads = {self.d_model // self.n_heads} must be even for RoPE",
         )
-        require(self.d_ff is None or self.d_ff >= 1, "d_ff", f"must be >= 1, got {self.d_ff}")
-        require(self.max_len >= 1, "max_len", f"must be >= 1, got {self.max_len}")
         require(0.0 <= self.dropout < 1.0, "dropout", f"must be in [0, 1), got {self.dropout}")
 
 
