@@ -11,11 +11,15 @@ from .apps import app, bench_app
 def bench_mixer(
     out: Path = typer.Option(Path("results/bench_mixer"), help="output folder"),
     quick: bool = typer.Option(False, help="small sizes, for a smoke run"),
+    threads: int = typer.Option(0, help="torch intra-op threads (0: torch's default)"),
 ) -> None:
     """Prizma-Seq vs parameter-matched Transformer: train step, decode, chunked vs recurrent."""
-    from ..bench.mixer import run_mixer_benchmark
+    import dataclasses
 
-    run_mixer_benchmark(out, quick=quick)
+    from ..bench.mixer import MixerBenchConfig, run_mixer_benchmark
+
+    config = MixerBenchConfig.quick() if quick else MixerBenchConfig()
+    run_mixer_benchmark(out, config=dataclasses.replace(config, threads=threads or None))
 
 
 @app.command("demo")
