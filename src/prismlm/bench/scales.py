@@ -89,7 +89,7 @@ SCALES: dict[str, dict[str, dict[str, Any]]] = {
             small=dict(d_model=16, n_layers=2, n_heads=2),
             grid=[dict(d_model=16, n_layers=2, n_heads=2), dict(d_model=32, n_layers=2, n_heads=2)],
             feat_n2=24,
-            train={**_CPU_TRAIN, "steps": 1200},
+            train={**_CPU_TRAIN, "steps": 3000, "eval_every": 200},
             threshold=0.9,
         ),
         "induction": dict(
@@ -130,7 +130,7 @@ SCALES: dict[str, dict[str, dict[str, Any]]] = {
             dims=dict(d_model=128, n_layers=4, n_heads=4),
             feat_n2=224,
             vocab_size=512,
-            lengths=[64, 128, 256, 512],
+            lengths=[256, 1024, 4096],
             warmup=1,
             repeats=2,
         ),
