@@ -78,8 +78,7 @@ class PrizmaMixer(nn.Module):
         self.out = nn.Linear(d_model, d_model, bias=False)
 
     def _features(self, x: torch.Tensor) -> torch.Tensor:
-        buffers = {name: buf for name, buf in self.named_buffers(recurse=False)}
-        return apply_feature_map(self.feat_map, x, buffers)
+        return apply_feature_map(self.feat_map, x, self._buffers)
 
     def _gates(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         beta = self.beta_cap * torch.sigmoid(self.beta_proj(x))

@@ -31,4 +31,5 @@ class ShortConv(nn.Module):
     def step(self, x_t: torch.Tensor, ring: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         window = torch.cat((ring, x_t[:, None]), dim=1)  # [B, k, D]
         weight = self.conv.weight[:, 0].transpose(0, 1)  # [k, D]
-        return torch.einsum("bkd,kd->bd", window, weight) + self.conv.bias, window[:, 1:]
+        # mul + sum: einsum routes this tiny contraction through a batched matmul, ~10× slower
+        return (window * weight).sum(1) + self.conv.bias, window[:, 1:]

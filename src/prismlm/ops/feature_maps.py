@@ -68,7 +68,7 @@ def quad2_features(x: torch.Tensor, select: torch.Tensor) -> torch.Tensor:
 
     select: `quad2_selector(I, J, d_h)`.
     """
-    x_i, x_j = (x @ select.to(x.dtype)).chunk(2, dim=-1)
+    x_i, x_j = (x @ select).chunk(2, dim=-1)
     return l2_normalize(torch.cat((x, x_i * x_j), dim=-1))
 
 
