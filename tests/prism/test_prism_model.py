@@ -22,7 +22,12 @@ def _small_ssm() -> SSMLM:
     return SSMLM(SSMConfig(vocab_size=20, d_model=16, n_layers=2, d_state=4)).eval()
 
 
-MODELS = {"prism": _small_prism, "prism_top2": lambda: _small_prism(top_k=2), "ssm": _small_ssm}
+MODELS = {
+    "prism": _small_prism,
+    "prism_top2": lambda: _small_prism(top_k=2),
+    "prism_holo": lambda: _small_prism(memory_kind="holo"),
+    "ssm": _small_ssm,
+}
 
 
 @pytest.mark.parametrize("name", list(MODELS))
@@ -139,6 +144,6 @@ def test_config_errors_name_the_field():
     with pytest.raises(ValueError, match="'top_k'"):
         PrismConfig(top_k=4)
     with pytest.raises(ValueError, match="'memory_kind'"):
-        PrismConfig(memory_kind="holo")
+        PrismConfig(memory_kind="cubic")
     with pytest.raises(ValueError, match="'d_state'"):
         SSMConfig(d_state=0)

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from .experts import Expert, ExpertContext, NeuralExpert
+from .holo_memory import HoloMemoryExpert
 from .memory_tape import MemoryExpert, TapeThread
 from .multirate_bus import MultiRateBus
 from .norm import RMSNorm
@@ -46,7 +47,8 @@ class BlockStats:
 def build_experts(
     kinds: tuple[str, ...], d_model: int, d_mem: int, num_slots: int, memory_kind: str = "tape"
 ) -> nn.ModuleList:
-    """One expert per kind. `memory_kind` picks the memory implementation (only "tape" so far)."""
+    """One expert per kind. `memory_kind` picks the memory implementation: "tape" (slot
+    addressed, NTM erase/add) or "holo" (holographic bind/superpose, `HoloMemoryExpert`)."""
     experts: list[Expert] = []
     for kind in kinds:
         if kind == "neural":
@@ -54,9 +56,12 @@ def build_experts(
         elif kind == "symbolic":
             experts.append(SymbolicExpert(d_model))
         elif kind == "memory":
-            if memory_kind != "tape":
-                raise ValueError(f"unknown memory_kind {memory_kind!r}; available: 'tape'")
-            experts.append(MemoryExpert(d_model, d_mem, num_slots))
+            if memory_kind == "tape":
+                experts.append(MemoryExpert(d_model, d_mem, num_slots))
+            elif memory_kind == "holo":
+                experts.append(HoloMemoryExpert(d_model, d_mem, num_slots))
+            else:
+                raise ValueError(f"unknown memory_kind {memory_kind!r}; available: 'tape', 'holo'")
         else:
             raise ValueError(f"unknown expert kind {kind!r}")
     return nn.ModuleList(experts)

@@ -32,7 +32,8 @@ class PrismConfig:
     """PRISM hyper-parameters (toy defaults of the spec, §1).
 
     Rates Δ_k are log-spaced in [min_rate, max_rate]; top_k ≤ number of expert kinds;
-    memory_kind selects the memory expert implementation ("tape").
+    memory_kind selects the memory expert: "tape" (slot-addressed NTM tape) or "holo" (the
+    holographic tape of PRISM-Holo, whose bind/unbind path has no trainable parameters).
     """
 
     vocab_size: int = 256
@@ -73,7 +74,10 @@ class PrismConfig:
         require(self.read_entropy_weight >= 0, "read_entropy_weight", "must be >= 0")
         require(self.d_mem >= 1, "d_mem", f"must be >= 1, got {self.d_mem}")
         require(self.num_slots >= 1, "num_slots", f"must be >= 1, got {self.num_slots}")
-        require(self.memory_kind == "tape", "memory_kind", f"unknown kind {self.memory_kind!r}")
+        require(
+            self.memory_kind in ("tape", "holo"), "memory_kind",
+            f"unknown kind {self.memory_kind!r}; choose 'tape' or 'holo'",
+        )
         require(self.init_std > 0, "init_std", "must be > 0")
         require(self.max_len >= 1, "max_len", "must be >= 1")
 
@@ -101,7 +105,10 @@ class PrismLM(SequenceLM):
         super().__init__(config)
         c = config
         self.embed = nn.Embedding(c.vocab_size, c.d_model)
-        self.tape_init = nn.Parameter(torch.randn(c.num_slots, c.d_mem))
+        if c.memory_kind == "holo":  # a holographic tape starts empty: H_0 = 0, not learned
+            self.register_buffer("tape_init", torch.zeros(c.num_slots, c.d_mem))
+        else:
+            self.tape_init = nn.Parameter(torch.randn(c.num_slots, c.d_mem))
         self.blocks = nn.ModuleList(
             PrismBlock(
                 c.d_model,
