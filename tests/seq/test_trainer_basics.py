@@ -90,3 +90,12 @@ def test_plateau_rule_waits_for_min_step_and_floor():
     low = _EarlyStop(cfg)
     for step in range(0, 20_000, 500):  # flat below the engagement floor: never stops
         assert low.update(step, {"acc": 0.3}) is None
+
+
+@pytest.mark.parametrize("monitor", ["loss", "acc"])
+def test_any_monitor_works_with_the_progress_bar(monitor):
+    torch.manual_seed(0)
+    cfg = TrainConfig(steps=4, batch_size=4, warmup=1, eval_every=2, eval_batches=1,
+                      monitor=monitor, progress=True)
+    res = train(TinyGRULM(TinyGRUConfig(vocab_size=8, d_model=16)), Copy(vocab_size=8, length=4), cfg)
+    assert res.steps == 4 and monitor in res.best

@@ -320,7 +320,8 @@ def train(
             result.history.append(rec)
             log.write(rec)
             reason = stopper.update(step, rec)
-            bar.set_postfix(loss=f"{loss.item():.4f}", **{config.monitor: f"{rec[config.monitor]:.4f}"})
+            monitored = f"{rec[config.monitor]:.4f}"
+            bar.set_postfix({"loss": f"{loss.item():.4f}", f"eval_{config.monitor}": monitored})
             if reason is not None:
                 result.stop_reason, done = reason, True
         elapsed = time.perf_counter() - t0
