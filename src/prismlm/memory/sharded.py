@@ -78,19 +78,23 @@ class ShardedHoloMemory:
     def shard_of(self, routes: torch.Tensor) -> torch.Tensor:
         return torch.as_tensor(routes, dtype=torch.int64) % self.n_shards
 
-    def bind_many(
-        self, keys: torch.Tensor, values: torch.Tensor, fact_ids: torch.Tensor, routes: torch.Tensor
-    ) -> None:
-        """Bind facts into their shards. keys, values: [N, d]; fact_ids, routes: [N]."""
+    def _by_shard(self, routes: torch.Tensor):
+        """Yield (shard index, row indices routed there) for every non-empty shard."""
         shard = self.shard_of(routes)
         order = torch.argsort(shard, stable=True)
         counts = torch.bincount(shard, minlength=self.n_shards).tolist()
         start = 0
         for s, c in enumerate(counts):
             if c:
-                rows = order[start : start + c]
-                self.shards[s].bind_many(keys[rows], values[rows], fact_ids[rows])
+                yield s, order[start : start + c]
             start += c
+
+    def bind_many(
+        self, keys: torch.Tensor, values: torch.Tensor, fact_ids: torch.Tensor, routes: torch.Tensor
+    ) -> None:
+        """Bind facts into their shards. keys, values: [N, d]; fact_ids, routes: [N]."""
+        for s, rows in self._by_shard(routes):
+            self.shards[s].bind_many(keys[rows], values[rows], fact_ids[rows])
 
     def query(self, keys: torch.Tensor, routes: torch.Tensor, top_k: int = 1) -> QueryResult:
         """Read each key from its own shard. keys: [Q, d], routes: [Q] -> QueryResult [Q, k]."""
@@ -100,17 +104,10 @@ class ShardedHoloMemory:
         ids = torch.full((q, top_k), -1, dtype=torch.int64)
         scores = torch.zeros(q, top_k)
         rows = torch.full((q, top_k), -1, dtype=torch.int64)
-        shard = self.shard_of(routes)
-        order = torch.argsort(shard, stable=True)
-        counts = torch.bincount(shard, minlength=self.n_shards).tolist()
-        start = 0
-        for s, c in enumerate(counts):
-            if c:
-                sel = order[start : start + c]
-                res = self.shards[s].query(keys[sel], top_k=top_k)
-                k = res.fact_ids.shape[1]
-                ids[sel, :k], scores[sel, :k], rows[sel, :k] = res.fact_ids, res.scores, res.rows
-            start += c
+        for s, sel in self._by_shard(routes):
+            res = self.shards[s].query(keys[sel], top_k=top_k)
+            k = res.fact_ids.shape[1]
+            ids[sel, :k], scores[sel, :k], rows[sel, :k] = res.fact_ids, res.scores, res.rows
         return QueryResult(ids, scores, rows)
 
     def forget(self, fact_id: int, route: int) -> None:
