@@ -2,7 +2,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from prismlm.models.config import config_from_dict, config_to_dict, fingerprint, require
+from prismlm.config import config_from_dict, config_to_dict, fingerprint, require
 
 
 @dataclass

@@ -17,8 +17,8 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
+from ..config import require
 from ..models.base import SequenceLM
-from ..models.config import require
 
 ArmBuilder = Callable[[dict[str, Any], int, int], SequenceLM]
 ARMS: dict[str, ArmBuilder] = {}

@@ -16,8 +16,8 @@ from pathlib import Path
 import torch
 
 from ..data.mqar import MQAR
-from ..models import PrizmaSeqConfig, PrizmaSeqLM, TransformerLM, match_transformer
-from ..models.base import atomic_write_bytes
+from ..io import atomic_write_bytes
+from ..models import PrizmaSeqConfig, build_model, match_transformer
 from ..train import TrainConfig, train
 from .mixer import run_mixer_benchmark
 from .report import markdown_table
@@ -37,7 +37,7 @@ def run_demo(out_dir: str | Path = "results/demo", steps: int = 600, seed: int =
     rows, models = [], {}
     for name, cfg in arms.items():
         torch.manual_seed(seed)
-        model = (PrizmaSeqLM if isinstance(cfg, PrizmaSeqConfig) else TransformerLM)(cfg)
+        model = build_model(cfg)
         print(f"training {name} ({model.num_parameters():,} parameters) on MQAR", flush=True)
         result = train(model, task, train_cfg, run_dir=out_dir / "runs" / name)
         models[name] = model

@@ -22,13 +22,13 @@ from pathlib import Path
 
 import torch
 
+from ..config import fingerprint
 from ..memory.capacity import asymptotic_capacity, predicted_accuracy, predicted_capacity
 from ..memory.encoders import TextHashEncoder
 from ..memory.holo_tape import HoloTape
 from ..memory.kb_store import KBStore
 from ..memory.reproduce import write_report
 from ..memory.sharded import ShardedHoloMemory, route_key
-from ..models.config import fingerprint
 from ..ops.vsa import map_bind_superpose, random_bipolar, random_hrr
 
 __all__ = ["measure_accuracy", "measure_capacity", "measure_throughput", "sharded_kb", "run_holo_benchmark"]

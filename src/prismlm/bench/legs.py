@@ -14,8 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..models.base import atomic_write_bytes
-from ..models.config import require
+from ..config import require
+from ..io import atomic_write_bytes
 from .leg_charlm import leg_charlm
 from .leg_latency import leg_latency
 from .legs_recall import leg_ablation, leg_induction, leg_lengen, leg_mqar, leg_selcopy

@@ -26,8 +26,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from ..io import atomic_write_bytes
 from ..models import PrizmaSeqConfig, PrizmaSeqLM, TransformerLM, count_parameters, match_transformer
-from ..models.base import atomic_write_bytes
 from ..ops.delta_rule import delta_rule_chunked, delta_rule_recurrent
 from .report import markdown_table
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..models.config import require
+from ..config import require
 from .legs_recall import acc_rows, make_arm, welch_table
 from .report import write_leg_report
 from .scales import DEFAULT_SEEDS, SCALE_NAMES, SCALES

@@ -27,7 +27,8 @@ from ..data.arithmetic import ChainedArithmetic
 from ..data.copy import Copy
 from ..data.mini_lm import MiniLM
 from ..data.mqar import MQAR
-from ..models.base import SequenceLM, atomic_write_bytes
+from ..io import atomic_write_bytes
+from ..models.base import SequenceLM
 from ..models.prism import PrismConfig, PrismLM
 from ..models.ssm import SSMLM, SSMConfig
 from .stats import summarize

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..models.base import atomic_write_bytes
+from ..io import atomic_write_bytes
 
 
 def _fmt(v: Any) -> str:

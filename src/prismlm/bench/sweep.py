@@ -24,9 +24,9 @@ from typing import Any
 
 import torch
 
+from ..config import fingerprint
 from ..data.registry import build_task
-from ..models.base import atomic_write_bytes
-from ..models.config import fingerprint
+from ..io import atomic_write_bytes
 from ..train import TrainConfig, evaluate, train
 from ..train.trainer import resolve_device
 from .arms import arm_label, build_arm

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..models.config import require
+from ..config import require
 from . import mlp
 
 

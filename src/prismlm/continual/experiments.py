@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..models.config import fingerprint, require
+from ..config import fingerprint, require
 from . import figures
 from .baselines import MLPConfig
 from .learner import Prizma, PrizmaConfig

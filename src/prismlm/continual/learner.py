@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
-from ..models.config import require
+from ..config import require
 from .local_rule import MODES, ExpertParams, encode, local_update, reconstruct, sample_surprise
 from .routing import test_route, training_route
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..models.base import atomic_write_bytes
+from ..io import atomic_write_bytes
 from .metrics import summarize
 
 LABELS = {

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..models.config import require
+from ..config import require
 from . import streams as st
 from .baselines import EWC, MLPConfig, Replay, run_oracle
 from .learner import Prizma, PrizmaConfig

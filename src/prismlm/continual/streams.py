@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ..models.config import require
+from ..config import require
 
 
 @dataclass

@@ -14,8 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..models.config import require
-from .registry import register_task
+from ..config import require
 from .task import Batch
 
 
@@ -58,5 +57,3 @@ class ChainedArithmetic:
     def eval_sample(self, batch_size: int, generator: torch.Generator) -> Batch:
         return self.sample(batch_size, generator)
 
-
-register_task("arithmetic", ChainedArithmetic)

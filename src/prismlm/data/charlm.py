@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from ..models.config import require
+from ..config import require
 from .task import Batch
 
 CORPORA = {

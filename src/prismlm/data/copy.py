@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..models.config import require
+from ..config import require
 from .selective_copy import copy_rows
 from .task import Batch
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..models.config import require
+from ..config import require
 from .task import Batch
 
 

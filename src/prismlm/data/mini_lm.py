@@ -15,8 +15,7 @@ from pathlib import Path
 
 import torch
 
-from ..models.config import require
-from .registry import register_task
+from ..config import require
 from .task import Batch
 
 CORPUS = """\
@@ -104,5 +103,3 @@ class MiniLM:
     def eval_sample(self, batch_size: int, generator: torch.Generator) -> Batch:
         return self._windows(self._splits["val"], batch_size, generator)
 
-
-register_task("mini_lm", MiniLM)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..models.config import require
+from ..config import require
 from .task import Batch
 
 

@@ -11,10 +11,12 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from ..models.config import require
+from ..config import require
+from .arithmetic import ChainedArithmetic
 from .charlm import CharLM
 from .copy import Copy
 from .induction import Induction, MixedInduction
+from .mini_lm import MiniLM
 from .mqar import MQAR, MixedMQAR
 from .selective_copy import SelectiveCopy
 from .task import Task
@@ -27,6 +29,8 @@ TASKS: dict[str, type] = {
     "selective_copy": SelectiveCopy,
     "copy": Copy,
     "charlm": CharLM,
+    "arithmetic": ChainedArithmetic,
+    "mini_lm": MiniLM,
 }
 
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..models.config import require
+from ..config import require
 from ..ops.vsa import sign_ste
 
 __all__ = ["HoloHeadConfig", "HoloHead"]

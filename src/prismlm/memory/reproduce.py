@@ -15,8 +15,8 @@ from pathlib import Path
 
 import torch
 
-from ..models.base import atomic_write_bytes
-from ..models.config import fingerprint
+from ..config import fingerprint
+from ..io import atomic_write_bytes
 from .evaluation import (
     end_to_end_specificity,
     holo_specificity,

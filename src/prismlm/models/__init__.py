@@ -1,25 +1,32 @@
 """Full language models behind the `SequenceLM` interface.
 
-Importing this package registers every model class, so `SequenceLM.from_pretrained(path)`
-can rebuild whichever model a checkpoint holds.
+Importing this package imports every model module, which registers all four language models:
+`SequenceLM.from_pretrained(path)` rebuilds whichever model a checkpoint holds, and
+`build_model(config)` builds the model a config describes.
 """
 
-from .base import MODEL_REGISTRY, SequenceLM, register_model
-from .config import fingerprint
-from .matching import count_parameters, match_transformer, transformer_width_for_params
+from .base import MODEL_FOR_CONFIG, MODEL_REGISTRY, SequenceLM, build_model, model_class_for, register_model
+from .matching import count_parameters, match_transformer
+from .prism import PrismConfig, PrismLM
 from .prizma_seq import PrizmaSeqConfig, PrizmaSeqLM
+from .ssm import SSMLM, SSMConfig
 from .transformer import TransformerConfig, TransformerLM
 
 __all__ = [
+    "MODEL_FOR_CONFIG",
     "MODEL_REGISTRY",
+    "PrismConfig",
+    "PrismLM",
     "PrizmaSeqConfig",
     "PrizmaSeqLM",
+    "SSMConfig",
+    "SSMLM",
     "SequenceLM",
     "TransformerConfig",
     "TransformerLM",
+    "build_model",
     "count_parameters",
-    "fingerprint",
     "match_transformer",
+    "model_class_for",
     "register_model",
-    "transformer_width_for_params",
 ]

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -23,30 +22,37 @@ import torch
 from safetensors.torch import load_model, save_model
 from torch import nn
 
-from .config import config_from_dict, config_to_dict
+from ..config import config_from_dict, config_to_dict
+from ..io import atomic_write, atomic_write_bytes
 
 MODEL_REGISTRY: dict[str, type[SequenceLM]] = {}
+"""Model class name -> class: what `from_pretrained` reads from a checkpoint's config.json."""
+MODEL_FOR_CONFIG: dict[type, type[SequenceLM]] = {}
+"""Config class -> model class (Hugging Face's AutoModel pattern): `build_model(config)`."""
 
 
 def register_model(cls: type[SequenceLM]) -> type[SequenceLM]:
-    """Class decorator: make a model loadable by name from `SequenceLM.from_pretrained`."""
+    """Class decorator: make a model loadable by name and buildable from its config class.
+
+    `prismlm.models` imports every model module, so importing it registers all of them.
+    """
     MODEL_REGISTRY[cls.__name__] = cls
+    MODEL_FOR_CONFIG[cls.config_class] = cls
     return cls
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write `data` to `path` so readers see either the old file or the whole new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def model_class_for(config: Any) -> type[SequenceLM]:
+    """The registered model class that `config` (a model config instance) builds."""
+    model_cls = MODEL_FOR_CONFIG.get(type(config))
+    if model_cls is None:
+        known = sorted(c.__name__ for c in MODEL_FOR_CONFIG)
+        raise TypeError(f"no model is registered for {type(config).__name__}; known configs: {known}")
+    return model_cls
+
+
+def build_model(config: Any) -> SequenceLM:
+    """The model a config describes, e.g. `build_model(PrismConfig(...))` -> PrismLM."""
+    return model_class_for(config)(config)
 
 
 class SequenceLM(nn.Module):
@@ -159,14 +165,7 @@ class SequenceLM(nn.Module):
         """Write `config.json` and `model.safetensors` under directory `path`, atomically."""
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path, prefix=".model.safetensors.")
-        os.close(fd)
-        try:
-            save_model(self, tmp)
-            os.replace(tmp, path / "model.safetensors")
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write(path / "model.safetensors", lambda tmp: save_model(self, tmp))
         meta = {"model_class": type(self).__name__, "config": config_to_dict(self.config)}
         atomic_write_bytes(path / "config.json", json.dumps(meta, indent=2).encode())
         return path

@@ -32,8 +32,8 @@ except ImportError as error:  # pragma: no cover - exercised only without the ex
         "prismlm.models.hf needs Hugging Face transformers: pip install 'prismlm[hf]'"
     ) from error
 
+from ..config import config_from_dict, config_to_dict
 from .base import MODEL_REGISTRY, SequenceLM
-from .config import config_from_dict, config_to_dict
 
 
 class PrismlmConfig(PretrainedConfig):

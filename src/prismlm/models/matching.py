@@ -9,15 +9,15 @@ import dataclasses
 
 import torch
 
-from .prizma_seq import PrizmaSeqConfig, PrizmaSeqLM
-from .transformer import TransformerConfig, TransformerLM
+from .base import build_model
+from .prizma_seq import PrizmaSeqConfig
+from .transformer import TransformerConfig
 
 
-def count_parameters(config: PrizmaSeqConfig | TransformerConfig) -> int:
-    """Trainable parameters of the model a config builds (tied weights counted once)."""
-    model_cls = PrizmaSeqLM if isinstance(config, PrizmaSeqConfig) else TransformerLM
+def count_parameters(config) -> int:
+    """Trainable parameters of the model any registered config builds (tied weights counted once)."""
     with torch.device("meta"):
-        return model_cls(config).num_parameters()
+        return build_model(config).num_parameters()
 
 
 def match_transformer(
@@ -38,20 +38,3 @@ def match_transformer(
     best = min(candidates, key=lambda f: abs(count_parameters(dataclasses.replace(base, d_ff=f)) - target))
     return dataclasses.replace(base, d_ff=best)
 
-
-def transformer_width_for_params(
-    target: int, vocab_size: int, n_layers: int, n_heads: int, max_len: int = 4096
-) -> TransformerConfig:
-    """The Transformer (default FFN ratio) whose width d_model, a multiple of 2·n_heads, gives
-    the parameter count closest to `target`."""
-    step = 2 * n_heads
-    best, best_gap = None, None
-    d = step
-    while True:
-        cfg = TransformerConfig(vocab_size, d, n_layers, n_heads, max_len=max_len)
-        gap = count_parameters(cfg) - target
-        if best_gap is None or abs(gap) < abs(best_gap):
-            best, best_gap = cfg, gap
-        if gap > 0:
-            return best
-        d += step

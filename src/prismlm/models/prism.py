@@ -18,11 +18,11 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..config import require
 from ..layers.memory_tape import TapeThread
 from ..layers.norm import RMSNorm
 from ..layers.prism_block import BlockState, PrismBlock
 from .base import SequenceLM, register_model
-from .config import require
 
 EXPERT_KINDS = ("neural", "memory", "symbolic")
 

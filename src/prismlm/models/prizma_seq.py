@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..config import require
 from ..layers.decode_weights import transposed_weight
 from ..layers.init import init_linear_and_embedding_
 from ..layers.norm import RMSNorm
@@ -23,7 +24,7 @@ from ..layers.prizma_mixer import MixerState, PrizmaMixer
 from ..layers.swiglu import SwiGLU
 from ..ops.feature_maps import FEATURE_MAPS
 from .base import SequenceLM, register_model
-from .config import require, require_lm_shape
+from .config import require_lm_shape
 
 
 @dataclass

@@ -20,11 +20,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..config import require
 from ..layers.norm import RMSNorm
 from ..layers.swiglu import SwiGLU
 from ..ops.tape_scan import tape_scan
 from .base import SequenceLM, register_model
-from .config import require
 
 
 @dataclass

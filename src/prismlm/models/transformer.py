@@ -7,13 +7,14 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..config import require
 from ..layers.attention import CausalSelfAttention, KVCache
 from ..layers.decode_weights import transposed_weight
 from ..layers.init import init_linear_and_embedding_
 from ..layers.norm import RMSNorm
 from ..layers.swiglu import SwiGLU
 from .base import SequenceLM, register_model
-from .config import require, require_lm_shape
+from .config import require_lm_shape
 
 
 @dataclass

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -22,20 +20,9 @@ import torch
 from safetensors.torch import load_model, save_model
 from torch import nn
 
-from ..models.base import atomic_write_bytes
+from ..io import atomic_write, atomic_write_bytes
 
 LATEST = "latest.json"
-
-
-def _atomic_save_model(model: nn.Module, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    os.close(fd)
-    try:
-        save_model(model, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save_checkpoint(
@@ -45,7 +32,7 @@ def save_checkpoint(
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     weights = ckpt_dir / f"step-{step}.safetensors"
     state_file = ckpt_dir / f"step-{step}.state.pt"
-    _atomic_save_model(model, weights)
+    atomic_write(weights, lambda tmp: save_model(model, tmp))
     buf = io.BytesIO()
     torch.save(state, buf)
     atomic_write_bytes(state_file, buf.getvalue())

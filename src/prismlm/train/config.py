@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from ..models.config import require
+from ..config import require
 
 MONITORS = {"acc": "max", "loss": "min", "bpc": "min"}
 

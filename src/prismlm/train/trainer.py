@@ -28,7 +28,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..data.task import Batch, Task
-from ..models.base import atomic_write_bytes
+from ..io import atomic_write_bytes
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .distributed import DistInfo, setup_distributed, shard_rows
