@@ -17,8 +17,8 @@ import platform
 import time
 from pathlib import Path
 
-from ..continual.experiments import E1Config, e1
-from ..continual.report import write_outputs
+from ..reproduce.continual.experiments import E1Config, e1
+from ..reproduce.continual.report import write_outputs
 
 REFERENCE_E1_SECONDS = 88.0
 TARGET_SECONDS = 15.0

@@ -27,9 +27,9 @@ from ..memory.capacity import asymptotic_capacity, predicted_accuracy, predicted
 from ..memory.encoders import TextHashEncoder
 from ..memory.holo_tape import HoloTape
 from ..memory.kb_store import KBStore
-from ..memory.reproduce import write_report
 from ..memory.sharded import ShardedHoloMemory, route_key
 from ..ops.vsa import map_bind_superpose, random_bipolar, random_hrr
+from ..reproduce.holo import write_report
 
 __all__ = ["measure_accuracy", "measure_capacity", "measure_throughput", "sharded_kb", "run_holo_benchmark"]
 

@@ -26,10 +26,10 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from ..experiment.report import markdown_table
 from ..io import atomic_write_bytes
 from ..models import PrizmaSeqConfig, PrizmaSeqLM, TransformerLM, count_parameters, match_transformer
 from ..ops.delta_rule import delta_rule_chunked, delta_rule_recurrent
-from .report import markdown_table
 
 TARGETS = {
     "op_speedup_at_1024": 10.0,  # chunked ≥ 10× faster than the recurrent reference

@@ -28,6 +28,6 @@ def demo(
     steps: int = typer.Option(600, help="training steps per model"),
 ) -> None:
     """The main job: Prizma-Seq vs matched Transformer on MQAR, decoding, quick benchmark."""
-    from ..bench.demo import run_demo
+    from ..demo import run_demo
 
     run_demo(out, steps=steps)

@@ -33,7 +33,7 @@ def reproduce_prizma_seq(
     progress: bool = typer.Option(False, help="show a progress bar per training run"),
 ) -> None:
     """Re-measure seed 000's Prizma-Seq claims: JSON + markdown + PNG per leg, vs the seed."""
-    from ..bench.legs import reproduce
+    from ..reproduce.prizma_seq.legs import reproduce
 
     legs = [x for item in leg for x in item.split(",") if x]
     try:
@@ -61,7 +61,7 @@ def compare_cmd(
     progress: bool = typer.Option(False, help="show a progress bar per training run"),
 ) -> None:
     """Train every model on one task over several seeds; table with mean, CI, solve rate, Welch."""
-    from ..bench.presets import compare, preset_spec, spec_from_names
+    from ..experiment.compare import compare, preset_spec, spec_from_names
 
     try:
         if preset:
@@ -91,8 +91,8 @@ def train_cmd(
     """Train one model on one task (resumes from run_dir), then save it with save_pretrained."""
     import torch
 
-    from ..bench.arms import build_arm
     from ..data.registry import build_task
+    from ..experiment.arms import build_arm
     from ..train import TrainConfig, train
 
     try:

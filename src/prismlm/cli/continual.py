@@ -21,7 +21,7 @@ def e1_cmd(
     out: Path = typer.Option(OUT / "e1", help="output folder"),
 ) -> None:
     """E1: every learner on the structured-permuted stream, measured next to the reference."""
-    from ..continual.experiments import E1Config, e1
+    from ..reproduce.continual.experiments import E1Config, e1
 
     typer.echo(e1(E1Config(n_seeds=seeds, epochs=epochs, workers=workers), out)["markdown"])
 
@@ -30,7 +30,7 @@ def e1_cmd(
 def e2_cmd(seeds: int = typer.Option(5), epochs: int = typer.Option(15),
            workers: int = typer.Option(2), out: Path = typer.Option(OUT / "e2")) -> None:
     """E2: separability sweep over input noise σ (Prizma DFA vs backprop)."""
-    from ..continual.experiments import e2
+    from ..reproduce.continual.experiments import e2
 
     typer.echo(e2(n_seeds=seeds, epochs=epochs, out=out, workers=workers)["markdown"])
 
@@ -39,7 +39,7 @@ def e2_cmd(seeds: int = typer.Option(5), epochs: int = typer.Option(15),
 def e3_cmd(seeds: int = typer.Option(5), epochs: int = typer.Option(15),
            out: Path = typer.Option(OUT / "e3")) -> None:
     """E3: capacity sweep over the number of experts M."""
-    from ..continual.experiments import e3
+    from ..reproduce.continual.experiments import e3
 
     typer.echo(e3(n_seeds=seeds, epochs=epochs, out=out)["markdown"])
 
@@ -48,7 +48,7 @@ def e3_cmd(seeds: int = typer.Option(5), epochs: int = typer.Option(15),
 def e4_cmd(seeds: int = typer.Option(5), epochs: int = typer.Option(15),
            out: Path = typer.Option(OUT / "e4")) -> None:
     """E4: locality, DFA vs exact W^T (sign fixed) vs the reference's exact variant."""
-    from ..continual.experiments import e4
+    from ..reproduce.continual.experiments import e4
 
     typer.echo(e4(n_seeds=seeds, epochs=epochs, out=out)["markdown"])
 
@@ -56,7 +56,7 @@ def e4_cmd(seeds: int = typer.Option(5), epochs: int = typer.Option(15),
 @continual_app.command("e5")
 def e5_cmd(seeds: int = typer.Option(5), out: Path = typer.Option(OUT / "e5")) -> None:
     """E5: the fully ambiguous rotating checkerboard."""
-    from ..continual.experiments import e5
+    from ..reproduce.continual.experiments import e5
 
     typer.echo(e5(n_seeds=seeds, out=out)["markdown"])
 
@@ -68,7 +68,7 @@ def digits_cmd(
     workers: int = typer.Option(2), out: Path = typer.Option(OUT / "digits"),
 ) -> None:
     """Every learner on scikit-learn's 8x8 digits under pixel permutations or rotations."""
-    from ..continual.experiments import digits_experiment
+    from ..reproduce.continual.experiments import digits_experiment
 
     typer.echo(digits_experiment(kind, seeds, epochs, workers=workers, out=out)["markdown"])
 

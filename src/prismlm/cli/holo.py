@@ -18,7 +18,7 @@ def reproduce_holo_cmd(
     """Seed 001: specificity +0.355 (holo) vs +0.006 (neural tape), 200 facts at 100%."""
     import torch
 
-    from ..memory.reproduce import reproduce_holo
+    from ..reproduce.holo import reproduce_holo
 
     torch.set_num_threads(1)
     reproduce_holo(out, quick=quick, seed=seed)

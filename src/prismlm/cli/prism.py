@@ -18,7 +18,7 @@ def bench_prism_cmd(
     """MRB chunked scan vs recurrent loop (T = 256/1024/4096) and PrismLM vs Transformer step."""
     import torch
 
-    from ..bench.prism import bench_prism
+    from ..reproduce.prism import bench_prism
 
     if threads:
         torch.set_num_threads(threads)
@@ -41,7 +41,7 @@ def prism_compare_cmd(
     """Train PRISM, Transformer and SSM with the same loop/budget/seeds; table + routing report."""
     import torch
 
-    from ..bench.prism import compare_prism
+    from ..reproduce.prism import compare_prism
 
     if threads:
         torch.set_num_threads(threads)
@@ -57,7 +57,7 @@ def prism_compare_cmd(
 
 def _register() -> None:
     # `prismlm compare --preset prism-toy-<task>` needs PRISM's arms and presets registered.
-    from ..bench.prism import register_compare_hooks
+    from ..reproduce.prism import register_compare_hooks
 
     register_compare_hooks()
 

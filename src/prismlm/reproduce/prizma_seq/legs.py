@@ -14,12 +14,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..config import require
-from ..io import atomic_write_bytes
-from .leg_charlm import leg_charlm
-from .leg_latency import leg_latency
-from .legs_recall import leg_ablation, leg_induction, leg_lengen, leg_mqar, leg_selcopy
-from .report import markdown_table
+from ...config import require
+from ...experiment.report import markdown_table
+from ...io import atomic_write_bytes
+from .charlm import leg_charlm
+from .latency import leg_latency
+from .recall import leg_ablation, leg_induction, leg_lengen, leg_mqar, leg_selcopy
 from .scales import DEFAULT_SEEDS, SCALE_NAMES
 
 LEGS: dict[str, Callable[..., dict[str, Any]]] = {

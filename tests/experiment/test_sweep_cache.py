@@ -2,9 +2,9 @@ import json
 
 import pytest
 
-from prismlm.bench.legs import reproduce
-from prismlm.bench.presets import PRESETS, compare, spec_from_names
-from prismlm.bench.sweep import Cell, run_cell, run_sweep
+from prismlm.experiment.compare import PRESETS, compare, spec_from_names
+from prismlm.experiment.sweep import Cell, run_cell, run_sweep
+from prismlm.reproduce.prizma_seq.legs import reproduce
 
 ARM = {"model": "prizma-none", "d_model": 16, "n_layers": 1, "n_heads": 2}
 TASK = {"name": "mqar", "vocab_size": 16, "num_pairs": 2, "num_queries": 4}

@@ -12,11 +12,11 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from ...experiment.report import write_leg_report
+from ...experiment.stats import summarize, welch
+from ...experiment.sweep import Cell, run_sweep
 from .reference import REFERENCE
-from .report import write_leg_report
 from .scales import SCALES
-from .stats import summarize, welch
-from .sweep import Cell, run_sweep
 
 FEATURE_ARMS = ("prizma-quad2", "prizma-rand_linear")
 

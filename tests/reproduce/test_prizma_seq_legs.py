@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from prismlm.bench.legs import LEGS, reproduce
+from prismlm.reproduce.prizma_seq.legs import LEGS, reproduce
 
 HAVE_CORPUS = bool(os.environ.get("PRISMLM_TINYSHAKESPEARE")) and os.path.isfile(
     os.environ.get("PRISMLM_TINYSHAKESPEARE", "")

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import torch
 
-from ..data.mqar import MQAR
-from ..io import atomic_write_bytes
-from ..models import PrizmaSeqConfig, build_model, match_transformer
-from ..train import TrainConfig, train
-from .mixer import run_mixer_benchmark
-from .report import markdown_table
+from .bench.mixer import run_mixer_benchmark
+from .data.mqar import MQAR
+from .experiment.report import markdown_table
+from .io import atomic_write_bytes
+from .models import PrizmaSeqConfig, build_model, match_transformer
+from .train import TrainConfig, train
 
 
 def run_demo(out_dir: str | Path = "results/demo", steps: int = 600, seed: int = 0) -> dict:

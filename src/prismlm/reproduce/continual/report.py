@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io import atomic_write_bytes
-from .metrics import summarize
+from ...continual.metrics import summarize
+from ...io import atomic_write_bytes
 
 LABELS = {
     "backprop": "backprop MLP", "ewc": "EWC (boundaries)", "replay": "replay (1000, boundaries)",

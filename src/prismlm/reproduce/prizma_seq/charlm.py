@@ -10,12 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .legs_recall import by_label, make_arm
+from ...experiment.report import write_leg_report
+from ...experiment.stats import summarize, welch
+from ...experiment.sweep import Cell, run_sweep
+from .recall import by_label, make_arm
 from .reference import REFERENCE
-from .report import write_leg_report
 from .scales import SCALES
-from .stats import summarize, welch
-from .sweep import Cell, run_sweep
 
 MARGIN = 0.05
 

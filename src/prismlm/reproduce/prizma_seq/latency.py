@@ -16,10 +16,10 @@ from typing import Any
 
 import torch
 
-from .arms import build_arm
-from .legs_recall import make_arm
+from ...experiment.arms import build_arm
+from ...experiment.report import write_leg_report
+from .recall import make_arm
 from .reference import REFERENCE
-from .report import write_leg_report
 from .scales import SCALES
 
 
@@ -69,7 +69,7 @@ def measure_decode(
 
 
 def leg_latency(scale: str, seeds, out: Path, device: str = "auto", progress: bool = False):
-    from ..train.trainer import resolve_device
+    from ...train.trainer import resolve_device
 
     s = SCALES[scale]["latency"]
     dev = resolve_device(device)

@@ -17,7 +17,7 @@ import torch
 
 from ..config import fingerprint
 from ..io import atomic_write_bytes
-from .evaluation import (
+from .holo_eval import (
     end_to_end_specificity,
     holo_specificity,
     n_facts_retrieval,

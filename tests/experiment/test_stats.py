@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from prismlm.bench.stats import ci95, holm, summarize, tost, welch, welch_from_stats
+from prismlm.experiment.stats import ci95, holm, summarize, tost, welch, welch_from_stats
 
 A = [0.61, 0.72, 0.55, 0.69, 0.64]
 B = [0.50, 0.58, 0.41, 0.47]

@@ -6,7 +6,7 @@ from typer.testing import CliRunner
 
 from prismlm.bench.holo import measure_accuracy, run_holo_benchmark
 from prismlm.cli import app
-from prismlm.memory.reproduce import reproduce_holo
+from prismlm.reproduce.holo import reproduce_holo
 
 
 def test_kb_cli_ingest_ask_stats(tmp_path):

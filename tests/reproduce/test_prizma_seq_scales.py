@@ -1,8 +1,8 @@
 import pytest
 
-from prismlm.bench import legs_recall
-from prismlm.bench.scales import DEFAULT_SEEDS, SCALE_NAMES
-from prismlm.bench.sweep import validate_cells
+from prismlm.reproduce.prizma_seq import recall as legs_recall
+from prismlm.experiment.sweep import validate_cells
+from prismlm.reproduce.prizma_seq.scales import DEFAULT_SEEDS, SCALE_NAMES
 
 
 class _Planned(Exception):

@@ -27,11 +27,11 @@ from ..data.arithmetic import ChainedArithmetic
 from ..data.copy import Copy
 from ..data.mini_lm import MiniLM
 from ..data.mqar import MQAR
+from ..experiment.stats import summarize
 from ..io import atomic_write_bytes
 from ..models.base import SequenceLM
 from ..models.prism import PrismConfig, PrismLM
 from ..models.ssm import SSMLM, SSMConfig
-from .stats import summarize
 
 ModelBuilder = Callable[[int, int], SequenceLM]  # (vocab_size, max_len) -> model
 
@@ -480,7 +480,8 @@ def register_compare_hooks() -> bool:
     """Add the "prism" and "ssm" arms and the "prism-toy[-<task>]" presets to the shared
     `prismlm compare` machinery (bench.arms / bench.presets), when it is installed."""
     try:
-        from . import arms, presets
+        from ..experiment import arms
+        from ..experiment import compare as presets
     except ImportError:
         return False
 

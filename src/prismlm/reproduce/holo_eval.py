@@ -24,10 +24,10 @@ import statistics
 import torch
 from torch import nn
 
+from ..memory.capacity import predicted_accuracy
+from ..memory.holo_head import HoloHead, HoloHeadConfig
+from ..memory.holo_tape import HoloTape
 from ..ops.vsa import cosine_matrix, map_bind, map_unbind, random_bipolar, superpose
-from .capacity import predicted_accuracy
-from .holo_head import HoloHead, HoloHeadConfig
-from .holo_tape import HoloTape
 
 __all__ = [
     "holo_specificity",

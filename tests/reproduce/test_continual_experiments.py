@@ -6,7 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from prismlm.cli import app
-from prismlm.continual.experiments import E1_REFERENCE, E1Config, e1, small_e1_config
+from prismlm.reproduce.continual.experiments import E1_REFERENCE, E1Config, e1, small_e1_config
 
 
 def test_e1_writes_json_markdown_and_figure_with_reference_figures(tmp_path):

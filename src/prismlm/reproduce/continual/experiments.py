@@ -12,15 +12,20 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import fingerprint, require
+from ...config import fingerprint, require
+from ...continual.baselines import MLPConfig
+from ...continual.learner import Prizma, PrizmaConfig
+from ...continual.metrics import summarize
+from ...continual.protocol import run_stream
+from ...continual.runner import LEARNERS, RunConfig, StreamSpec, run_job, run_learners, torch_threads
+from ...continual.streams import (
+    CheckerboardConfig,
+    DigitsConfig,
+    StructuredPermutedConfig,
+    checkerboard_ceiling,
+)
 from . import figures
-from .baselines import MLPConfig
-from .learner import Prizma, PrizmaConfig
-from .metrics import summarize
-from .protocol import run_stream
 from .report import check, checks_markdown, learner_rows, rows_markdown, write_outputs
-from .runner import LEARNERS, RunConfig, StreamSpec, run_job, run_learners, torch_threads
-from .streams import CheckerboardConfig, DigitsConfig, StructuredPermutedConfig, checkerboard_ceiling
 
 DEFAULT_OUT = Path("results/continual")
 

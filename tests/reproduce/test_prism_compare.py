@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from prismlm.bench.prism import PRESETS, Preset, bench_prism, compare_prism, register_preset
 from prismlm.models.prism import PrismConfig, PrismLM
 from prismlm.models.ssm import SSMLM, SSMConfig
+from prismlm.reproduce.prism import PRESETS, Preset, bench_prism, compare_prism, register_preset
 
 
 def test_compare_writes_table_and_routing_report(tmp_path):

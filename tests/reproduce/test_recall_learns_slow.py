@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from prismlm.bench.arms import build_arm
 from prismlm.data.mqar import MQAR
+from prismlm.experiment.arms import build_arm
 from prismlm.train import TrainConfig, train
 
 
