@@ -1,6 +1,6 @@
 # The two commands of the README contract:
 #   make demo   set up .venv if missing, install, run the main job (CPU, a few minutes)
-#   make test   set up .venv if missing, install, run the default test suite
+#   make test   set up .venv if missing, install, lint (ruff), run the default test suite
 # TORCH_SPEC chooses the torch build, e.g. TORCH_SPEC="torch==2.13.0 --index-url <cuda index>".
 PYTHON ?= python3
 VENV ?= .venv
@@ -24,7 +24,7 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/prismlm demo
 
-test: $(STAMP)
+test: lint
 	PRISMLM_TINYSHAKESPEARE=$${PRISMLM_TINYSHAKESPEARE:-$(abspath ../shared/data/tinyshakespeare.txt)} \
 		$(PY) -m pytest
 
