@@ -1,7 +1,7 @@
 import pytest
 
-from prismlm.reproduce.prizma_seq import recall as legs_recall
 from prismlm.experiment.sweep import validate_cells
+from prismlm.reproduce.prizma_seq import recall as legs_recall
 from prismlm.reproduce.prizma_seq.scales import DEFAULT_SEEDS, SCALE_NAMES
 
 
