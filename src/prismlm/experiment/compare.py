@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from ..config import require
-from ..reproduce.prizma_seq.recall import acc_rows, make_arm, welch_table
 from ..reproduce.prizma_seq.scales import DEFAULT_SEEDS, SCALE_NAMES, SCALES
 from .report import write_leg_report
+from .rows import acc_rows, make_arm, welch_table
 from .sweep import Cell, run_sweep
 
 

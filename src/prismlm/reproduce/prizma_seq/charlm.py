@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from ...experiment.report import write_leg_report
+from ...experiment.rows import by_label, make_arm
 from ...experiment.stats import summarize, welch
 from ...experiment.sweep import Cell, run_sweep
-from .recall import by_label, make_arm
 from .reference import REFERENCE
 from .scales import SCALES
 

@@ -18,7 +18,7 @@ import torch
 
 from ...experiment.arms import build_arm
 from ...experiment.report import write_leg_report
-from .recall import make_arm
+from ...experiment.rows import make_arm
 from .reference import REFERENCE
 from .scales import SCALES
 
