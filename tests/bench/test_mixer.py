@@ -11,8 +11,9 @@ def test_mixer_benchmark_writes_json_markdown_and_plot_with_ratios(tmp_path):
         assert (tmp_path / name).stat().st_size > 0
     saved = json.loads((tmp_path / "mixer.json").read_text())
     assert [r["T"] for r in saved["op"]] == [24, 40]
-    for row in saved["train"]:
-        assert abs(row["ratio"] - row["prizma_ms"] / row["transformer_ms"]) < 1e-9
+    assert [r["T"] for r in saved["train"]] == [24, 40]
+    assert [r["context"] for r in saved["decode"]] == [24, 40]
+    assert saved["environment"]["threads"] >= 1 and len(saved["environment"]["load_average"]) == 3
     floats = {r["prizma_state_floats"] for r in saved["decode"]}
     assert len(floats) == 1  # constant decode state
     tf_floats = [r["transformer_state_floats"] for r in saved["decode"]]

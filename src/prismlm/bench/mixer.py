@@ -8,17 +8,14 @@ Three measurements, each reported as a ratio against its baseline measured in th
 3. decode: per-token `step` latency at batch 1 after a parallel prefill of n tokens, and the
            floats each model carries (Prizma: constant state; Transformer: its KV cache), per n.
 
-Timings are wall-clock medians over `repeats` runs after a warm-up. The machine's load average is
-recorded beside them: on a shared CPU, background load inflates every number (both arms alike,
-which is why the ratios are the figures to read).
+Timings are wall-clock medians over `repeats` runs after a warm-up (bench/timing.py). The
+machine's load average is recorded beside them: on a shared CPU, background load inflates every
+number (both arms alike, which is why the ratios are the figures to read).
 """
 
 from __future__ import annotations
 
-import json
 import os
-import platform
-import statistics
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -27,9 +24,10 @@ import torch
 import torch.nn.functional as F
 
 from ..experiment.report import markdown_table
-from ..io import atomic_write_bytes
+from ..io import write_record
 from ..models import PrizmaSeqConfig, PrizmaSeqLM, TransformerLM, count_parameters, match_transformer
 from ..ops.delta_rule import delta_rule_chunked, delta_rule_recurrent
+from .timing import environment, time_call
 
 TARGETS = {
     "op_speedup_at_1024": 10.0,  # chunked ≥ 10× faster than the recurrent reference
@@ -60,17 +58,6 @@ class MixerBenchConfig:
                    decode_tokens=4, repeats=1, recurrent_max_len=128)
 
 
-def _median_seconds(fn, repeats: int, warmup: int = 1) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def _op_inputs(cfg: MixerBenchConfig, T: int, gen: torch.Generator):
     B, H, dh = cfg.op_batch, cfg.n_heads, cfg.d_model // cfg.n_heads
     K = dh + cfg.feat_n2
@@ -90,10 +77,10 @@ def bench_op(cfg: MixerBenchConfig, T: int, gen: torch.Generator) -> dict:
             (o.sum() + s.sum()).backward()
         return call
 
-    chunked = _median_seconds(run(delta_rule_chunked), cfg.repeats)
+    chunked = time_call(run(delta_rule_chunked), cfg.repeats)["median_s"]
     row = {"T": T, "chunked_ms": 1e3 * chunked, "recurrent_ms": None, "speedup": None}
     if T <= cfg.recurrent_max_len:  # one timed run: the loop is slow and its timing steady
-        recurrent = _median_seconds(run(delta_rule_recurrent), 1, warmup=0)
+        recurrent = time_call(run(delta_rule_recurrent), repeats=1, warmup=0)["median_s"]
         row.update(recurrent_ms=1e3 * recurrent, speedup=recurrent / chunked)
     return row
 
@@ -110,7 +97,7 @@ def bench_train(models: dict, cfg: MixerBenchConfig, T: int, gen: torch.Generato
             logits = model(x)
             F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1)).backward()
 
-        row[f"{name}_ms"] = 1e3 * _median_seconds(step, cfg.repeats)
+        row[f"{name}_ms"] = 1e3 * time_call(step, cfg.repeats)["median_s"]
     row["ratio"] = row["prizma_ms"] / row["transformer_ms"]
     return row
 
@@ -121,17 +108,19 @@ def bench_decode(models: dict, cfg: MixerBenchConfig, n: int, gen: torch.Generat
     row = {"context": n}
     for name, model in models.items():
         model.eval()
-        times = []
-        for _ in range(cfg.repeats + 1):  # the first run warms up
-            logits, state = model.prefill(prompt)
+        final = {}
+
+        def decode(start, final=final, model=model):
+            logits, state = start
             token = logits.argmax(-1)
-            start = time.perf_counter()
             for _ in range(cfg.decode_tokens):
                 logits, state = model.step(token, state)
                 token = logits.argmax(-1)
-            times.append((time.perf_counter() - start) / cfg.decode_tokens)
-        row[f"{name}_ms_per_token"] = 1e3 * statistics.median(times[1:])
-        row[f"{name}_state_floats"] = state.num_floats()
+            final["state"] = state
+
+        timing = time_call(decode, cfg.repeats, setup=lambda model=model: model.prefill(prompt))
+        row[f"{name}_ms_per_token"] = 1e3 * timing["median_s"] / cfg.decode_tokens
+        row[f"{name}_state_floats"] = final["state"].num_floats()
     row["ratio"] = row["prizma_ms_per_token"] / row["transformer_ms_per_token"]
     return row
 
@@ -162,7 +151,7 @@ def _verdicts(op_rows, train_rows, decode_rows) -> list[dict]:
     return out
 
 
-def _plot(path: Path, op_rows, train_rows, decode_rows) -> None:
+def _figure(op_rows, train_rows, decode_rows):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -187,10 +176,7 @@ def _plot(path: Path, op_rows, train_rows, decode_rows) -> None:
         ax.legend()
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=100)
-    os.replace(tmp, path)
-    plt.close(fig)
+    return fig
 
 
 def run_mixer_benchmark(
@@ -211,7 +197,7 @@ def run_mixer_benchmark(
     torch.manual_seed(cfg.seed)
     models = {"prizma": PrizmaSeqLM(prizma_cfg), "transformer": TransformerLM(tf_cfg)}
     gen = torch.Generator().manual_seed(cfg.seed)
-    load_before = os.getloadavg()
+    env_before = environment()
     started = time.perf_counter()
     op_rows, train_rows, decode_rows = [], [], []
     for T in cfg.lengths:
@@ -229,28 +215,24 @@ def run_mixer_benchmark(
             "transformer": {"config": asdict(tf_cfg), "parameters": count_parameters(tf_cfg)},
         },
         "environment": {
-            "torch": torch.__version__, "threads": torch.get_num_threads(),
-            "cpu_count": os.cpu_count(), "machine": platform.machine(),
-            "load_average_before": load_before, "load_average_after": os.getloadavg(),
+            **env_before, "load_average_after": os.getloadavg(),
             "wall_seconds": time.perf_counter() - started,
         },
         "op": op_rows, "train": train_rows, "decode": decode_rows, "verdicts": verdicts,
     }
-    atomic_write_bytes(out_dir / "mixer.json", json.dumps(result, indent=1).encode())
     params = result["models"]
     md = "\n".join([
         "# Mixer benchmark: Prizma-Seq (quad2) vs parameter-matched Transformer\n",
         f"Prizma {params['prizma']['parameters']:,} parameters, Transformer "
         f"{params['transformer']['parameters']:,}; torch {torch.__version__}, "
         f"{torch.get_num_threads()} threads; load average before/after "
-        f"{load_before[0]:.1f}/{result['environment']['load_average_after'][0]:.1f}.\n",
+        f"{env_before['load_average'][0]:.1f}/{result['environment']['load_average_after'][0]:.1f}.\n",
         "## Verdicts\n", markdown_table(verdicts),
         "## Delta-rule op: chunked vs recurrent (forward + backward)\n", markdown_table(op_rows),
         f"## Training step (batch {cfg.train_batch})\n", markdown_table(train_rows),
         f"## Decode per token (batch 1, {cfg.decode_tokens} tokens after a prefill of n)\n",
         markdown_table(decode_rows),
     ])
-    atomic_write_bytes(out_dir / "mixer.md", md.encode())
-    _plot(out_dir / "mixer.png", op_rows, train_rows, decode_rows)
+    write_record(out_dir, "mixer", result, md, _figure(op_rows, train_rows, decode_rows))
     print(md, flush=True)
     return result

@@ -29,23 +29,32 @@ def time_call(
     repeats: int = 5,
     warmup: int = 1,
     device: torch.device | str | None = None,
+    setup: Callable[[], Any] | None = None,
 ) -> dict[str, Any]:
     """Run `fn` `warmup` times untimed, then `repeats` times timed (CUDA synchronised).
 
+    With `setup`, every run first calls `arg = setup()` outside the timed region and then times
+    `fn(arg)` — e.g. a prefill before timing the decode steps that continue from its state.
     Returns {"median_s", "min_s", "runs_s": [...], "cpu_s": median process CPU seconds}.
     """
-    if repeats < 1:
-        raise ValueError(f"repeats must be >= 1, got {repeats}")
-    for _ in range(warmup):
-        fn()
-    wall, cpu = [], []
-    for _ in range(repeats):
+    if repeats < 1 or warmup < 0:
+        raise ValueError(f"need repeats >= 1 and warmup >= 0, got {repeats}, {warmup}")
+
+    def once() -> tuple[float, float]:
+        call = fn if setup is None else (lambda arg=setup(): fn(arg))
         _sync(device)
         w0, c0 = time.perf_counter(), time.process_time()
-        fn()
+        call()
         _sync(device)
-        wall.append(time.perf_counter() - w0)
-        cpu.append(time.process_time() - c0)
+        return time.perf_counter() - w0, time.process_time() - c0
+
+    for _ in range(warmup):
+        once()
+    wall, cpu = [], []
+    for _ in range(repeats):
+        w, c = once()
+        wall.append(w)
+        cpu.append(c)
     return {
         "median_s": statistics.median(wall),
         "min_s": min(wall),
