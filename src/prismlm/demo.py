@@ -10,7 +10,6 @@ Everything lands under `out_dir` (JSON + markdown + PNG); nothing is downloaded.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
@@ -18,7 +17,7 @@ import torch
 from .bench.mixer import run_mixer_benchmark
 from .data.mqar import MQAR
 from .experiment.report import markdown_table
-from .io import atomic_write_bytes
+from .io import write_record
 from .models import PrizmaSeqConfig, build_model, match_transformer
 from .train import TrainConfig, train
 
@@ -66,9 +65,8 @@ def run_demo(out_dir: str | Path = "results/demo", steps: int = 600, seed: int =
 
     bench = run_mixer_benchmark(out_dir / "bench_mixer", quick=True)
     summary = {"mqar": rows, "decode": decode, "bench_verdicts": bench["verdicts"]}
-    atomic_write_bytes(out_dir / "demo.json", json.dumps(summary, indent=1).encode())
     md = "# prismlm demo\n\n## MQAR (V=32, 4 pairs, 16 queries)\n\n" + markdown_table(rows)
     md += "\n## Recall through step() decoding\n\n" + markdown_table(decode)
-    atomic_write_bytes(out_dir / "demo.md", md.encode())
+    write_record(out_dir, "demo", summary, md)
     print(f"wrote {out_dir}/demo.md, demo.json and bench_mixer/", flush=True)
     return summary
