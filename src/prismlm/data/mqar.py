@@ -30,7 +30,7 @@ def mqar_batch(
 ) -> Batch:
     """One MQAR batch; every draw comes from `generator`. Returns inputs/targets/mask [B, T]."""
     B, D, M = batch_size, num_pairs, num_queries
-    n_key = max(D + 1, int(math.floor(vocab_size * key_frac)))
+    n_key = key_count(vocab_size, D, key_frac)
     keys = torch.rand(B, n_key - 1, generator=generator).argsort(dim=-1)[:, :D] + 1
     values = torch.randint(n_key, vocab_size, (B, D), generator=generator)
     which = torch.randint(0, D, (B, M), generator=generator)
@@ -43,10 +43,15 @@ def mqar_batch(
     return Batch(inputs, targets, mask)
 
 
+def key_count(vocab_size: int, num_pairs: int, key_frac: float) -> int:
+    """n_key = max(D + 1, floor(V · key_frac)): keys are drawn from [1, n_key), values from [n_key, V)."""
+    return max(num_pairs + 1, int(math.floor(vocab_size * key_frac)))
+
+
 def _check_vocab(vocab_size: int, num_pairs: int, key_frac: float) -> None:
     require(num_pairs >= 1, "num_pairs", f"must be >= 1, got {num_pairs}")
     require(0 < key_frac < 1, "key_frac", f"must be in (0, 1), got {key_frac}")
-    n_key = max(num_pairs + 1, int(math.floor(vocab_size * key_frac)))
+    n_key = key_count(vocab_size, num_pairs, key_frac)
     require(
         vocab_size > n_key,
         "vocab_size",
@@ -78,7 +83,7 @@ class MQAR:
 
     @property
     def chance(self) -> float:
-        return 1.0 / (self.vocab_size - max(self.num_pairs + 1, int(self.vocab_size * self.key_frac)))
+        return 1.0 / (self.vocab_size - key_count(self.vocab_size, self.num_pairs, self.key_frac))
 
     def sample(self, batch_size: int, generator: torch.Generator) -> Batch:
         return mqar_batch(
