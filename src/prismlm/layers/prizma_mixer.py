@@ -51,6 +51,9 @@ class MixerState:
 
 
 class PrizmaMixer(nn.Module):
+    """The Prizma-Seq mixer (module docstring): xn [B, T, d] -> [B, T, d], or one row [B, d] per
+    `step`, which updates a `MixerState` in place. Arguments map to `PrizmaSeqConfig` fields."""
+
     def __init__(
         self,
         d_model: int,

@@ -91,6 +91,8 @@ class PrizmaSeqState(DecodeState):
 
 
 class PrizmaSeqBlock(nn.Module):
+    """h: [B, T, d] -> h + Mixer(RMSNorm(h)), then + SwiGLU(RMSNorm(·)); `step` runs one row [B, d]."""
+
     def __init__(self, cfg: PrizmaSeqConfig) -> None:
         super().__init__()
         self.norm1, self.norm2 = RMSNorm(cfg.d_model), RMSNorm(cfg.d_model)
@@ -114,6 +116,9 @@ class PrizmaSeqBlock(nn.Module):
 
 @register_model
 class PrizmaSeqLM(SequenceLM):
+    """input_ids [B, T] -> logits [B, T, V] (module docstring for the equations); decodes with a
+    constant-size `PrizmaSeqState`, and `prefill` is the parallel chunked forward."""
+
     config_class = PrizmaSeqConfig
 
     def __init__(self, config: PrizmaSeqConfig) -> None:

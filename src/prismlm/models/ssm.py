@@ -95,6 +95,8 @@ class DiagonalSSM(nn.Module):
 
 
 class SSMBlock(nn.Module):
+    """x: [B, T, d], h0 -> (x + SSM(RMSNorm(x)) [+ SwiGLU MLP], h_last [B, d_inner, d_state])."""
+
     def __init__(self, c: SSMConfig) -> None:
         super().__init__()
         self.norm1 = RMSNorm(c.d_model, c.norm_eps)

@@ -61,6 +61,8 @@ class TransformerState(DecodeState):
 
 
 class TransformerBlock(nn.Module):
+    """h: [B, T, d] -> h + Attn(RMSNorm(h)), then + SwiGLU(RMSNorm(·)); `step` extends a KV cache."""
+
     def __init__(self, cfg: TransformerConfig) -> None:
         super().__init__()
         self.norm1, self.norm2 = RMSNorm(cfg.d_model), RMSNorm(cfg.d_model)
