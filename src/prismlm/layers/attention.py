@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -32,6 +34,10 @@ class KVCache:
         self.v[:, :, n : n + t] = v
         self.length = n + t
         return self.k[:, :, : self.length], self.v[:, :, : self.length]
+
+    def apply(self, fn: Callable[[torch.Tensor], torch.Tensor]) -> None:
+        """Replace the key and value buffers by `fn(buffer)` (e.g. a device move)."""
+        self.k, self.v = fn(self.k), fn(self.v)
 
     def num_floats(self) -> int:
         """Floats actually held for the cached positions (keys + values)."""

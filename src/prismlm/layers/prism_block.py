@@ -13,6 +13,7 @@ decoding reproduces the forward pass exactly.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -33,6 +34,12 @@ class BlockState:
 
     mrb: torch.Tensor
     tape: torch.Tensor | None
+
+    def apply(self, fn: Callable[[torch.Tensor], torch.Tensor]) -> None:
+        """Replace every tensor held by `fn(tensor)` (e.g. a device move)."""
+        self.mrb = fn(self.mrb)
+        if self.tape is not None:
+            self.tape = fn(self.tape)
 
 
 @dataclass

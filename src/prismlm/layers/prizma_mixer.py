@@ -17,6 +17,7 @@ Switches for the spec's ablations: `feat_map`, `use_window`, `gated`, `short_con
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -42,12 +43,17 @@ class MixerState:
     window_valid: torch.Tensor | None
     position: int = 0
 
-    def num_floats(self) -> int:
-        tensors = (self.S, self.conv_ring, self.window_k, self.window_v)
-        return sum(t.numel() for t in tensors if t is not None)
+    def apply(self, fn: Callable[[torch.Tensor], torch.Tensor]) -> None:
+        """Replace every tensor held by `fn(tensor)` (e.g. a device move)."""
+        for name in ("S", "conv_ring", "window_k", "window_v", "window_valid"):
+            if getattr(self, name) is not None:
+                setattr(self, name, fn(getattr(self, name)))
 
 
 class PrizmaMixer(nn.Module):
+    """The Prizma-Seq mixer (module docstring): xn [B, T, d] -> [B, T, d], or one row [B, d] per
+    `step`, which updates a `MixerState` in place. Arguments map to `PrizmaSeqConfig` fields."""
+
     def __init__(
         self,
         d_model: int,

@@ -19,10 +19,12 @@ import torch
 from torch import nn
 
 from ..config import require
+from ..layers.init import init_linear_and_embedding_
 from ..layers.memory_tape import TapeThread
 from ..layers.norm import RMSNorm
 from ..layers.prism_block import BlockState, PrismBlock
 from .base import SequenceLM, register_model
+from .state import DecodeState
 
 EXPERT_KINDS = ("neural", "memory", "symbolic")
 
@@ -89,10 +91,19 @@ class PrismConfig:
 
 
 @dataclass
-class PrismState:
-    """Decode state: one `BlockState` per block, and the shared initial tape."""
+class PrismState(DecodeState):
+    """One `BlockState` per block: its MRB state and, in memory blocks, its view of the tape."""
 
     blocks: list[BlockState]
+    position: int = 0
+
+    @property
+    def batch_size(self) -> int:
+        return self.blocks[0].mrb.shape[0]
+
+    def apply(self, fn) -> None:
+        for block in self.blocks:
+            block.apply(fn)
 
 
 @register_model
@@ -126,17 +137,7 @@ class PrismLM(SequenceLM):
             for i in range(c.n_layers)
         )
         self.norm = RMSNorm(c.d_model, c.norm_eps)
-        self.head = nn.Linear(c.d_model, c.vocab_size, bias=False)
-        self.apply(self._init_weights)
-        self.head.weight = self.embed.weight
-
-    def _init_weights(self, module: nn.Module) -> None:
-        if isinstance(module, nn.Linear):
-            nn.init.normal_(module.weight, std=self.config.init_std)
-            if module.bias is not None:
-                nn.init.zeros_(module.bias)
-        elif isinstance(module, nn.Embedding):
-            nn.init.normal_(module.weight, std=self.config.init_std)
+        init_linear_and_embedding_(self, c.init_std)
 
     def _run(
         self, x: torch.Tensor, states: list[BlockState] | None
@@ -148,7 +149,7 @@ class PrismLM(SequenceLM):
             balance, entropy = balance + lb, entropy + ent
             new_states.append(st)
         aux = self.config.balance_weight * balance - self.config.read_entropy_weight * entropy
-        return self.head(self.norm(x)), aux, new_states
+        return self.tied_head(self.norm(x)), aux, new_states
 
     def forward(self, input_ids: torch.Tensor, return_aux: bool = False):
         self.check_input_ids(input_ids, self.config.max_len)
@@ -156,22 +157,26 @@ class PrismLM(SequenceLM):
         return (logits, aux) if return_aux else logits
 
     def init_state(self, batch_size: int, device: torch.device | None = None) -> PrismState:
-        tape = self.tape_init.detach()
+        self.check_batch_size(batch_size)
+        tape = self.tape_init.detach()  # device and dtype follow the model unless told otherwise
         if device is not None:
             tape = tape.to(device)
         return PrismState([blk.init_state(batch_size, tape) for blk in self.blocks])
 
-    def step(self, token: torch.Tensor, state: PrismState) -> tuple[torch.Tensor, PrismState]:
-        self.check_input_ids(token)
-        logits, _, states = self._run(self.embed(token)[:, None], state.blocks)
-        return logits[:, 0], PrismState(states)
+    def _step(self, token: torch.Tensor, state: PrismState) -> tuple[torch.Tensor, PrismState]:
+        """token: [B] -> (logits [B, V], state): the block code of `forward` on one position."""
+        if state.position >= self.config.max_len:
+            raise ValueError(f"decode position {state.position} exceeds max_len {self.config.max_len}")
+        logits, _, state.blocks = self._run(self.embed(token)[:, None], state.blocks)
+        state.position += 1
+        return logits[:, 0], state
 
     @torch.no_grad()
     def prefill(self, input_ids: torch.Tensor) -> tuple[torch.Tensor, PrismState]:
         """Parallel prefill: one forward pass gives the last logits and every block's state."""
         self.check_input_ids(input_ids, self.config.max_len)
         logits, _, states = self._run(self.embed(input_ids), None)
-        return logits[:, -1], PrismState(states)
+        return logits[:, -1], PrismState(states, position=input_ids.shape[1])
 
     def routing_stats(self) -> list[dict]:
         """Per block of the last call: {"kinds", "fractions": {kind: share of tokens},

@@ -17,7 +17,6 @@ import torch
 from torch import nn
 
 from ..config import require
-from ..layers.decode_weights import transposed_weight
 from ..layers.init import init_linear_and_embedding_
 from ..layers.norm import RMSNorm
 from ..layers.prizma_mixer import MixerState, PrizmaMixer
@@ -25,6 +24,7 @@ from ..layers.swiglu import SwiGLU
 from ..ops.feature_maps import FEATURE_MAPS
 from .base import SequenceLM, register_model
 from .config import require_lm_shape
+from .state import DecodeState
 
 
 @dataclass
@@ -72,18 +72,27 @@ class PrizmaSeqConfig:
 
 
 @dataclass
-class PrizmaSeqState:
+class PrizmaSeqState(DecodeState):
+    """One `MixerState` per layer; every layer has consumed the same `position` tokens."""
+
     layers: list[MixerState]
 
     @property
     def position(self) -> int:
         return self.layers[0].position
 
-    def num_floats(self) -> int:
-        return sum(s.num_floats() for s in self.layers)
+    @property
+    def batch_size(self) -> int:
+        return self.layers[0].S.shape[0]
+
+    def apply(self, fn) -> None:
+        for layer in self.layers:
+            layer.apply(fn)
 
 
 class PrizmaSeqBlock(nn.Module):
+    """h: [B, T, d] -> h + Mixer(RMSNorm(h)), then + SwiGLU(RMSNorm(·)); `step` runs one row [B, d]."""
+
     def __init__(self, cfg: PrizmaSeqConfig) -> None:
         super().__init__()
         self.norm1, self.norm2 = RMSNorm(cfg.d_model), RMSNorm(cfg.d_model)
@@ -107,6 +116,9 @@ class PrizmaSeqBlock(nn.Module):
 
 @register_model
 class PrizmaSeqLM(SequenceLM):
+    """input_ids [B, T] -> logits [B, T, V] (module docstring for the equations); decodes with a
+    constant-size `PrizmaSeqState`, and `prefill` is the parallel chunked forward."""
+
     config_class = PrizmaSeqConfig
 
     def __init__(self, config: PrizmaSeqConfig) -> None:
@@ -131,7 +143,7 @@ class PrizmaSeqLM(SequenceLM):
         h = self._embed(input_ids)
         for block in self.blocks:
             h = block(h)
-        logits = self.norm(h) @ self.embed.weight.t()
+        logits = self.tied_head(self.norm(h))
         return (logits, logits.new_zeros(())) if return_aux else logits
 
     @torch.no_grad()
@@ -141,14 +153,15 @@ class PrizmaSeqLM(SequenceLM):
         for block in self.blocks:
             h, state = block(h, return_state=True)
             states.append(state)
-        return self.norm(h[:, -1]) @ self.embed.weight.t(), PrizmaSeqState(states)
+        return self.tied_head(self.norm(h[:, -1])), PrizmaSeqState(states)
 
     def init_state(self, batch_size: int, device=None) -> PrizmaSeqState:
+        self.check_batch_size(batch_size)
         device = device or self.embed.weight.device
         dtype = self.embed.weight.dtype
         return PrizmaSeqState([b.mixer.init_state(batch_size, device, dtype) for b in self.blocks])
 
-    def step(self, token: torch.Tensor, state: PrizmaSeqState):
+    def _step(self, token: torch.Tensor, state: PrizmaSeqState):
         """token: [B] -> (logits [B, V], state); the state is updated in place, size constant."""
         h = self.embed(token)
         if self.pos_embed is not None:
@@ -159,4 +172,4 @@ class PrizmaSeqLM(SequenceLM):
             h = h + self.pos_embed.weight[state.position]
         for block, layer_state in zip(self.blocks, state.layers, strict=True):
             h = block.step(h, layer_state)
-        return self.norm(h) @ transposed_weight(self.embed), state
+        return self.tied_head(self.norm(h), decode=True), state

@@ -21,10 +21,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import require
+from ..layers.init import init_linear_and_embedding_
 from ..layers.norm import RMSNorm
 from ..layers.swiglu import SwiGLU
 from ..ops.tape_scan import tape_scan
 from .base import SequenceLM, register_model
+from .state import DecodeState
 
 
 @dataclass
@@ -49,6 +51,21 @@ class SSMConfig:
         require(self.expand >= 1, "expand", f"must be >= 1, got {self.expand}")
         require(self.init_std > 0, "init_std", "must be > 0")
         require(self.max_len >= 1, "max_len", "must be >= 1")
+
+
+@dataclass
+class SSMState(DecodeState):
+    """h: one recurrence state [B, d_inner, d_state] per layer (constant size)."""
+
+    h: list[torch.Tensor]
+    position: int = 0
+
+    @property
+    def batch_size(self) -> int:
+        return self.h[0].shape[0]
+
+    def apply(self, fn) -> None:
+        self.h = [fn(t) for t in self.h]
 
 
 class DiagonalSSM(nn.Module):
@@ -78,6 +95,8 @@ class DiagonalSSM(nn.Module):
 
 
 class SSMBlock(nn.Module):
+    """x: [B, T, d], h0 -> (x + SSM(RMSNorm(x)) [+ SwiGLU MLP], h_last [B, d_inner, d_state])."""
+
     def __init__(self, c: SSMConfig) -> None:
         super().__init__()
         self.norm1 = RMSNorm(c.d_model, c.norm_eps)
@@ -106,38 +125,38 @@ class SSMLM(SequenceLM):
         self.embed = nn.Embedding(c.vocab_size, c.d_model)
         self.blocks = nn.ModuleList(SSMBlock(c) for _ in range(c.n_layers))
         self.norm = RMSNorm(c.d_model, c.norm_eps)
-        self.head = nn.Linear(c.d_model, c.vocab_size, bias=False)
-        for mod in self.modules():
-            if isinstance(mod, (nn.Linear, nn.Embedding)):
-                nn.init.normal_(mod.weight, std=c.init_std)
-        self.head.weight = self.embed.weight
+        init_linear_and_embedding_(self, c.init_std)
 
     def _run(self, x, states):
         new = []
         for i, blk in enumerate(self.blocks):
             x, h = blk(x, None if states is None else states[i])
             new.append(h)
-        return self.head(self.norm(x)), new
+        return self.tied_head(self.norm(x)), new
 
     def forward(self, input_ids: torch.Tensor, return_aux: bool = False):
         self.check_input_ids(input_ids, self.config.max_len)
         logits, _ = self._run(self.embed(input_ids), None)
         return (logits, logits.new_zeros(())) if return_aux else logits
 
-    def init_state(self, batch_size: int, device: torch.device | None = None) -> list[torch.Tensor]:
-        c = self.config
-        return [
-            torch.zeros(batch_size, c.expand * c.d_model, c.d_state, device=device)
-            for _ in range(c.n_layers)
-        ]
+    def init_state(self, batch_size: int, device: torch.device | None = None) -> SSMState:
+        self.check_batch_size(batch_size)
+        c, weight = self.config, self.embed.weight
+        shape = (batch_size, c.expand * c.d_model, c.d_state)
+        h = [weight.new_zeros(shape, device=device) for _ in range(c.n_layers)]
+        return SSMState(h)
 
-    def step(self, token: torch.Tensor, state: list[torch.Tensor]):
-        self.check_input_ids(token)
-        logits, new = self._run(self.embed(token)[:, None], state)
-        return logits[:, 0], new
+    def _step(self, token: torch.Tensor, state: SSMState) -> tuple[torch.Tensor, SSMState]:
+        """token: [B] -> (logits [B, V], state): the scan of `forward` over one position."""
+        if state.position >= self.config.max_len:
+            raise ValueError(f"decode position {state.position} exceeds max_len {self.config.max_len}")
+        logits, state.h = self._run(self.embed(token)[:, None], state.h)
+        state.position += 1
+        return logits[:, 0], state
 
     @torch.no_grad()
-    def prefill(self, input_ids: torch.Tensor):
+    def prefill(self, input_ids: torch.Tensor) -> tuple[torch.Tensor, SSMState]:
+        """Parallel prefill: one forward pass gives the last logits and every layer's h."""
         self.check_input_ids(input_ids, self.config.max_len)
-        logits, states = self._run(self.embed(input_ids), None)
-        return logits[:, -1], states
+        logits, h = self._run(self.embed(input_ids), None)
+        return logits[:, -1], SSMState(h, position=input_ids.shape[1])

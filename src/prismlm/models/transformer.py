@@ -9,12 +9,12 @@ from torch import nn
 
 from ..config import require
 from ..layers.attention import CausalSelfAttention, KVCache
-from ..layers.decode_weights import transposed_weight
 from ..layers.init import init_linear_and_embedding_
 from ..layers.norm import RMSNorm
 from ..layers.swiglu import SwiGLU
 from .base import SequenceLM, register_model
 from .config import require_lm_shape
+from .state import DecodeState
 
 
 @dataclass
@@ -38,18 +38,31 @@ class TransformerConfig:
 
 
 @dataclass
-class TransformerState:
+class TransformerState(DecodeState):
+    """One `KVCache` per layer: num_floats grows linearly with `position`."""
+
     caches: list[KVCache]
 
     @property
     def position(self) -> int:
         return self.caches[0].length
 
+    @property
+    def batch_size(self) -> int:
+        return self.caches[0].k.shape[0]
+
+    def apply(self, fn) -> None:
+        for cache in self.caches:
+            cache.apply(fn)
+
     def num_floats(self) -> int:
+        """Keys and values of the cached positions only (not the spare capacity)."""
         return sum(c.num_floats() for c in self.caches)
 
 
 class TransformerBlock(nn.Module):
+    """h: [B, T, d] -> h + Attn(RMSNorm(h)), then + SwiGLU(RMSNorm(·)); `step` extends a KV cache."""
+
     def __init__(self, cfg: TransformerConfig) -> None:
         super().__init__()
         self.norm1, self.norm2 = RMSNorm(cfg.d_model), RMSNorm(cfg.d_model)
@@ -82,19 +95,17 @@ class TransformerLM(SequenceLM):
         self.norm = RMSNorm(config.d_model)
         init_linear_and_embedding_(self)
 
-    def _logits(self, h: torch.Tensor) -> torch.Tensor:
-        return self.norm(h) @ self.embed.weight.t()
-
     def forward(self, input_ids: torch.Tensor, return_aux: bool = False):
         """input_ids: [B, T] -> logits [B, T, V] (and a zero auxiliary loss if return_aux)."""
         self.check_input_ids(input_ids, self.config.max_len)
         h = self.drop(self.embed(input_ids))
         for block in self.blocks:
             h = block(h)
-        logits = self._logits(h)
+        logits = self.tied_head(self.norm(h))
         return (logits, logits.new_zeros(())) if return_aux else logits
 
     def init_state(self, batch_size: int, device=None) -> TransformerState:
+        self.check_batch_size(batch_size)
         device = device or self.embed.weight.device
         dtype = self.embed.weight.dtype
         c = self.config
@@ -111,13 +122,13 @@ class TransformerLM(SequenceLM):
         h = self.embed(input_ids)
         for block, cache in zip(self.blocks, state.caches, strict=True):
             h = block(h, cache)
-        return self._logits(h[:, -1]), state
+        return self.tied_head(self.norm(h[:, -1])), state
 
-    def step(self, token: torch.Tensor, state: TransformerState):
+    def _step(self, token: torch.Tensor, state: TransformerState):
         """token: [B] -> (logits [B, V], state); the caches are extended in place."""
         if state.position >= self.config.max_len:
             raise ValueError(f"decode position {state.position} exceeds max_len {self.config.max_len}")
         h = self.embed(token)
         for block, cache in zip(self.blocks, state.caches, strict=True):
             h = block.step(h, cache)
-        return self.norm(h) @ transposed_weight(self.embed), state
+        return self.tied_head(self.norm(h), decode=True), state
