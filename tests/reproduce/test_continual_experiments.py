@@ -84,7 +84,8 @@ def test_ordering_checks_fail_when_the_order_is_broken():
     swapped = dict(E1_REFERENCE, replay=E1_REFERENCE["prizma_dfa"],
                    prizma_dfa=E1_REFERENCE["replay"])
     bad = learner_rows(fake_results(swapped), E1_REFERENCE)
-    acc_check = next(c for c in ordering_checks(bad, E1_REFERENCE) if c["name"] == "ACC ordering")
+    checks = ordering_checks(bad, E1_REFERENCE)
+    acc_check = next(c for c in checks if c["name"] == "ACC ordering")
     assert not acc_check["passed"] and acc_check["reference"].startswith("0.879 > 0.834")
 
 

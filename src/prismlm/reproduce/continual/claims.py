@@ -1,6 +1,6 @@
 """The claims ledger entry of the Prizma continual learner: the seed's numeric claims, measured.
 
-    CLAIMS                      one Claim per numeric continual claim in seed 000 (the Prizma README)
+    CLAIMS                      one Claim per numeric continual claim in seed 000 (Prizma README)
     measure(scale, out, ...)    runs E1 and E5 at `scale`, returns one Measurement per claim
 
 Scales: "smoke" is the spec's small stream (3 epochs, 3 seeds) and a short E5, under two minutes
