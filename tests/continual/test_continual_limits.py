@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from prismlm.continual.learner import Prizma, PrizmaConfig
-from prismlm.continual.metrics import acc
+from prismlm.continual.metrics import average_accuracy
 from prismlm.continual.protocol import run_stream
 from prismlm.continual.runner import torch_threads
 from prismlm.continual.streams import StructuredPermutedConfig, interleave, structured_permuted
@@ -26,4 +26,4 @@ def test_interleaved_domains_collapse_the_pool():
     with torch_threads(1):
         r = run_stream(learner, stream, epochs=15)
     assert learner.summary()["experts_trained"][0] <= 2
-    assert 0.5 <= acc(r)[0] <= 0.65
+    assert 0.5 <= average_accuracy(r)[0] <= 0.65

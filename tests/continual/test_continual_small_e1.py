@@ -7,7 +7,8 @@ import torch
 
 from prismlm.continual.baselines import EWC, MLPConfig
 from prismlm.continual.learner import Prizma, PrizmaConfig
-from prismlm.continual.metrics import acc, fgt
+from prismlm.continual.metrics import average_accuracy as acc
+from prismlm.continual.metrics import forgetting as fgt
 from prismlm.continual.protocol import epoch_batches, run_stream
 from prismlm.continual.reference import ReferencePrizma
 from prismlm.continual.runner import routing_purity, torch_threads

@@ -9,10 +9,13 @@ from prismlm.continual.streams import (
     DigitsConfig,
     Stream,
     StructuredPermutedConfig,
+    checkerboard,
     checkerboard_ceiling,
     digits,
+    single_head_ceiling,
     structured_permuted,
 )
+from prismlm.reproduce.continual.configs import E5_CEILING_REFERENCE
 
 
 @pytest.fixture(scope="module")
@@ -77,8 +80,18 @@ def test_digits_stream_is_real_data_in_unit_range():
 
 
 def test_checkerboard_ceiling_matches_reference():
-    assert abs(checkerboard_ceiling(3) - 0.780) < 0.01
-    assert CheckerboardConfig().n_tasks == 3
+    assert abs(checkerboard_ceiling(3) - E5_CEILING_REFERENCE) < 0.01
+
+
+def test_ceiling_on_test_points_agrees_with_the_monte_carlo_ceiling():
+    board = checkerboard(CheckerboardConfig(), [0])
+    x = board.x_test[0].numpy()
+    assert abs(single_head_ceiling(x) - checkerboard_ceiling(3)) < 0.02
+
+
+def test_one_domain_has_no_ambiguity_so_its_ceiling_is_one():
+    board = checkerboard(CheckerboardConfig(n_tasks=1, n_per_split=200), [0])
+    assert single_head_ceiling(board.x_test[0].numpy()) == 1.0
 
 
 def _raw(x, y, n_classes=2):

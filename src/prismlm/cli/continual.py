@@ -1,4 +1,8 @@
-"""`prismlm continual ...`: the Prizma continual-learning experiments and benchmark."""
+"""`prismlm continual ...`: the Prizma continual-learning experiments and benchmark.
+
+Each experiment command builds its config (seeds 0..n-1) and runs it through the result cache in
+<out>/cells/, so re-running an unchanged config reads the stored record.
+"""
 
 from pathlib import Path
 
@@ -11,72 +15,88 @@ continual_app = typer.Typer(no_args_is_help=True,
 app.add_typer(continual_app, name="continual")
 
 OUT = Path("results/continual")
+SEEDS = "number of seeds (0..n-1)"
+WORKERS = "parallel single-threaded learner jobs (does not change the numbers)"
+
+
+def _seeds(n: int) -> tuple[int, ...]:
+    if n < 1:
+        raise typer.BadParameter("need at least one seed", param_hint="--seeds")
+    return tuple(range(n))
 
 
 @continual_app.command("e1")
 def e1_cmd(
-    seeds: int = typer.Option(10, help="number of seeds (0..n-1)"),
+    seeds: int = typer.Option(10, help=SEEDS),
     epochs: int = typer.Option(15, help="epochs per domain (3 = the spec's small stream)"),
-    workers: int = typer.Option(2, help="parallel single-threaded learner jobs"),
+    workers: int = typer.Option(2, help=WORKERS),
     out: Path = typer.Option(OUT / "e1", help="output folder"),
 ) -> None:
     """E1: every learner on the structured-permuted stream, measured next to the reference."""
-    from ..reproduce.continual.experiments import E1Config, e1
+    from ..reproduce.continual.configs import E1Config
+    from ..reproduce.continual.experiments import e1
 
-    typer.echo(e1(E1Config(n_seeds=seeds, epochs=epochs, workers=workers), out)["markdown"])
+    typer.echo(e1(E1Config(seeds=_seeds(seeds), epochs=epochs), out, workers)["markdown"])
 
 
 @continual_app.command("e2")
-def e2_cmd(seeds: int = typer.Option(5), epochs: int = typer.Option(15),
-           workers: int = typer.Option(2), out: Path = typer.Option(OUT / "e2")) -> None:
+def e2_cmd(seeds: int = typer.Option(5, help=SEEDS), epochs: int = typer.Option(15),
+           workers: int = typer.Option(2, help=WORKERS),
+           out: Path = typer.Option(OUT / "e2")) -> None:
     """E2: separability sweep over input noise σ (Prizma DFA vs backprop)."""
-    from ..reproduce.continual.experiments import e2
+    from ..reproduce.continual.configs import E2Config
+    from ..reproduce.continual.sweeps import e2
 
-    typer.echo(e2(n_seeds=seeds, epochs=epochs, out=out, workers=workers)["markdown"])
+    typer.echo(e2(E2Config(seeds=_seeds(seeds), epochs=epochs), out, workers)["markdown"])
 
 
 @continual_app.command("e3")
-def e3_cmd(seeds: int = typer.Option(5), epochs: int = typer.Option(15),
+def e3_cmd(seeds: int = typer.Option(5, help=SEEDS), epochs: int = typer.Option(15),
            out: Path = typer.Option(OUT / "e3")) -> None:
     """E3: capacity sweep over the number of experts M."""
-    from ..reproduce.continual.experiments import e3
+    from ..reproduce.continual.configs import E3Config
+    from ..reproduce.continual.sweeps import e3
 
-    typer.echo(e3(n_seeds=seeds, epochs=epochs, out=out)["markdown"])
+    typer.echo(e3(E3Config(seeds=_seeds(seeds), epochs=epochs), out)["markdown"])
 
 
 @continual_app.command("e4")
-def e4_cmd(seeds: int = typer.Option(5), epochs: int = typer.Option(15),
+def e4_cmd(seeds: int = typer.Option(5, help=SEEDS), epochs: int = typer.Option(15),
            out: Path = typer.Option(OUT / "e4")) -> None:
     """E4: locality, DFA vs exact W^T (sign fixed) vs the reference's exact variant."""
+    from ..reproduce.continual.configs import E4Config
     from ..reproduce.continual.experiments import e4
 
-    typer.echo(e4(n_seeds=seeds, epochs=epochs, out=out)["markdown"])
+    typer.echo(e4(E4Config(seeds=_seeds(seeds), epochs=epochs), out)["markdown"])
 
 
 @continual_app.command("e5")
-def e5_cmd(seeds: int = typer.Option(5), out: Path = typer.Option(OUT / "e5")) -> None:
+def e5_cmd(seeds: int = typer.Option(5, help=SEEDS), out: Path = typer.Option(OUT / "e5")) -> None:
     """E5: the fully ambiguous rotating checkerboard."""
+    from ..reproduce.continual.configs import E5Config
     from ..reproduce.continual.experiments import e5
 
-    typer.echo(e5(n_seeds=seeds, out=out)["markdown"])
+    typer.echo(e5(E5Config(seeds=_seeds(seeds)), out)["markdown"])
 
 
 @continual_app.command("digits")
 def digits_cmd(
     kind: str = typer.Option("permuted", help="'permuted' or 'rotated'"),
-    seeds: int = typer.Option(10), epochs: int = typer.Option(15),
-    workers: int = typer.Option(2), out: Path = typer.Option(OUT / "digits"),
+    seeds: int = typer.Option(10, help=SEEDS), epochs: int = typer.Option(15),
+    workers: int = typer.Option(2, help=WORKERS), out: Path = typer.Option(OUT / "digits"),
 ) -> None:
     """Every learner on scikit-learn's 8x8 digits under pixel permutations or rotations."""
+    from ..reproduce.continual.configs import DigitsRunConfig
     from ..reproduce.continual.experiments import digits_experiment
 
-    typer.echo(digits_experiment(kind, seeds, epochs, workers=workers, out=out)["markdown"])
+    cfg = DigitsRunConfig(kind=kind, seeds=_seeds(seeds), epochs=epochs)
+    typer.echo(digits_experiment(cfg, out, workers)["markdown"])
 
 
 @continual_app.command("bench")
 def bench_cmd(
-    seeds: int = typer.Option(10), epochs: int = typer.Option(15),
-    workers: int = typer.Option(2), repeats: int = typer.Option(1),
+    seeds: int = typer.Option(10, help=SEEDS), epochs: int = typer.Option(15),
+    workers: int = typer.Option(2, help=WORKERS), repeats: int = typer.Option(1),
     slow_paths: bool = typer.Option(True, help="also time one process and the per-seed loop"),
     out: Path = typer.Option(OUT / "bench"),
 ) -> None:

@@ -1,13 +1,20 @@
-"""Prizma: backprop-free, task-boundary-free continual learning, with baselines and E1-E5.
+"""Prizma: backprop-free, task-boundary-free continual learning, with its baselines.
 
 Layers, bottom up: `local_rule` (one expert's local update) -> `routing` (recognition) ->
 `learner` (the expert pool, batched over runs); `mlp` -> `baselines`; `streams`, `metrics`,
-`protocol` (training loop), `runner` (parallel jobs), `experiments` (E1-E5, digits).
+`protocol` (training loop), `runner` (parallel jobs). The experiments E1-E5 and digits, with
+their reference figures and verdicts, are in `prismlm.reproduce.continual`.
 """
 
 from .baselines import EWC, Backprop, MLPConfig, Replay, run_oracle
 from .learner import Prizma, PrizmaConfig
-from .metrics import acc, bwt, fgt, la, mean_ci, summarize
+from .metrics import (
+    average_accuracy,
+    backward_transfer,
+    forgetting,
+    learning_accuracy,
+    summarize,
+)
 from .protocol import run_stream
 from .streams import (
     CheckerboardConfig,
@@ -21,7 +28,7 @@ from .streams import (
 
 __all__ = [
     "EWC", "Backprop", "CheckerboardConfig", "DigitsConfig", "MLPConfig", "Prizma",
-    "PrizmaConfig", "Replay", "Stream", "StructuredPermutedConfig", "acc", "bwt", "checkerboard",
-    "digits", "fgt", "la", "mean_ci", "run_oracle", "run_stream", "structured_permuted",
-    "summarize",
+    "PrizmaConfig", "Replay", "Stream", "StructuredPermutedConfig", "average_accuracy",
+    "backward_transfer", "checkerboard", "digits", "forgetting", "learning_accuracy",
+    "run_oracle", "run_stream", "structured_permuted", "summarize",
 ]

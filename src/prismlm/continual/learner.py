@@ -33,8 +33,8 @@ class PrizmaConfig:
     "exact_reference" (the reference's sign-flipped, post-update variant).
     route=False is the noRoute ablation: expert 0 learns everything.
     z_novel: recognition threshold in standard deviations; commit_after: samples an expert
-    must see before it can be committed. consolidate: kept for parity with the reference; a
-    committed expert is never selected for training again, so freezing changes nothing.
+    must see before it can be committed. The reference's `consolidate` (freeze on commit) flag
+    is omitted: a committed expert is never selected for training again, so it changes nothing.
     """
 
     hidden: int = 48
@@ -46,7 +46,6 @@ class PrizmaConfig:
     z_novel: float = 5.0
     commit_after: int = 256
     route: bool = True
-    consolidate: bool = True
 
     def __post_init__(self) -> None:
         require(self.hidden >= 1, "hidden", "must be positive")

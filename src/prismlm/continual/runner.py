@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -32,7 +32,8 @@ LEARNERS = ("backprop", "ewc", "replay", "oracle", *PRIZMA_VARIANTS)
 @dataclass(frozen=True)
 class StreamSpec:
     """A stream as data: kind in {'structured', 'digits', 'checkerboard', 'checkerboard_rbf',
-    'noise_sweep'}; built inside the worker process that uses it."""
+    'noise_sweep'} (config: a tuple of StructuredPermutedConfig, one per sweep point); built
+    inside the worker process that uses it."""
 
     kind: str
     config: object
@@ -47,22 +48,21 @@ class StreamSpec:
             return st.checkerboard(self.config, self.seeds)
         if self.kind == "checkerboard_rbf":
             return st.rbf_lift(st.checkerboard(self.config, self.seeds))
-        if self.kind == "noise_sweep":  # config = sigmas; seed axis = sigma-major x seeds
-            return st.concat_seeds([st.structured_permuted(
-                st.StructuredPermutedConfig(noise=s), self.seeds) for s in self.config])
+        if self.kind == "noise_sweep":  # config = stream configs; seed axis = config-major
+            return st.concat_seeds([st.structured_permuted(c, self.seeds) for c in self.config])
         raise ValueError(f"unknown stream kind '{self.kind}'")
 
 
 @dataclass(frozen=True)
 class RunConfig:
-    """Which learners, how long, and with what hyper-parameters."""
+    """Which learners, how long, and with what hyper-parameters (everything that changes the
+    numbers; how many processes run the jobs is an argument of `run_learners`, not config)."""
 
     learners: tuple[str, ...] = LEARNERS
     epochs: int = 15
     batch_size: int = 128
     prizma: PrizmaConfig = field(default_factory=PrizmaConfig)
     mlp: MLPConfig = field(default_factory=MLPConfig)
-    workers: int = 2
 
     def __post_init__(self) -> None:
         require(len(self.learners) > 0, "learners", "need at least one learner")
@@ -70,7 +70,6 @@ class RunConfig:
         require(not unknown, "learners", f"unknown {unknown}; known: {list(LEARNERS)}")
         require(self.epochs >= 1, "epochs", "must be >= 1")
         require(self.batch_size >= 1, "batch_size", "must be >= 1")
-        require(self.workers >= 1, "workers", "must be >= 1")
 
 
 def _jobs(names) -> list[tuple[str, tuple[str, ...]]]:
@@ -140,20 +139,25 @@ def _run_job(kind, names, spec, cfg, progress) -> dict:
     return out
 
 
-def run_learners(spec: StreamSpec, cfg: RunConfig, progress: bool = False) -> dict:
-    """All requested learners on one stream. Returns {name: {...}} plus '_timing'."""
+def run_learners(spec: StreamSpec, cfg: RunConfig, workers: int = 2,
+                 progress: bool = False) -> dict:
+    """All requested learners on one stream, the jobs spread over `workers` processes.
+
+    Returns {name: {"R": [S, T, T], ...}} plus '_timing'. Results do not depend on `workers`.
+    """
+    require(workers >= 1, "workers", "must be >= 1")
     t0 = time.perf_counter()
     jobs = _jobs(cfg.learners)
     results: dict = {}
     timing: dict = {}
-    if cfg.workers == 1 or len(jobs) == 1:
+    if workers == 1 or len(jobs) == 1:
         stream = spec.build()
         parts = [run_job(k, n, stream, cfg, progress) for k, n in jobs]
     else:
         import multiprocessing as mp
 
         ctx = mp.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=min(cfg.workers, len(jobs)), mp_context=ctx) as ex:
+        with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=ctx) as ex:
             futs = [ex.submit(run_job, k, n, spec, cfg, False) for k, n in jobs]
             for _ in tqdm(as_completed(futs), total=len(futs), desc="learner jobs",
                           disable=not progress):
@@ -167,7 +171,7 @@ def run_learners(spec: StreamSpec, cfg: RunConfig, progress: bool = False) -> di
     timing["wall"] = time.perf_counter() - t0
     timing["cpu"] = cpu
     # wall time on an otherwise idle machine: jobs' CPU seconds, longest first, onto workers
-    loads = [0.0] * min(cfg.workers, len(jobs))
+    loads = [0.0] * min(workers, len(jobs))
     for c in sorted(cpu.values(), reverse=True):
         loads[loads.index(min(loads))] += c
     timing["idle_estimate"] = max(loads)
@@ -184,6 +188,3 @@ def routing_purity(learner: Prizma, stream: st.Stream) -> np.ndarray:
         cols.append(counts.max(1).values / idx.shape[1])
     return torch.stack(cols, 1).numpy()
 
-
-def with_prizma(cfg: RunConfig, **changes) -> RunConfig:
-    return replace(cfg, prizma=replace(cfg.prizma, **changes))

@@ -258,6 +258,25 @@ def checkerboard_ceiling(n_tasks: int, n_points: int = 20000, seed: int = 7) -> 
     return float(np.maximum(ones, 1 - ones).mean())
 
 
+def single_head_ceiling(x_by_task: np.ndarray) -> float:
+    """The best accuracy any predictor of x alone reaches on these checkerboard test points.
+
+    x_by_task: [T, n, 2], the raw test inputs of each of the T domains. Since every domain draws
+    x from the same distribution, a task-blind predictor can do no better in expectation than
+    answer the majority label over the T rotations at each x. This is that rule's accuracy on
+    exactly these points: an unbiased estimate of the ceiling (sampling sd ~ 0.004 for
+    3 x 4000 points), which a learner's accuracy on the same points can exceed only by noise.
+    """
+    x_by_task = np.asarray(x_by_task, dtype=np.float64)
+    n_tasks = x_by_task.shape[0]
+    agree = []
+    for t in range(n_tasks):
+        labs = np.stack([checkerboard_labels(x_by_task[t], k, n_tasks) for k in range(n_tasks)])
+        majority = (labs.mean(0) > 0.5).astype(labs.dtype)
+        agree.append(float((labs[t] == majority).mean()))
+    return float(np.mean(agree))
+
+
 def interleave(stream: Stream) -> Stream:
     """Merge all domains into one block whose batches mix domains (a documented limit)."""
     s, t, n, d = stream.x_train.shape

@@ -1,18 +1,14 @@
-"""Result records: measured metrics next to reference figures, JSON and markdown, atomically.
+"""Rows and markdown for the continual experiments: measured metrics beside reference figures.
 
-Every row carries the measured mean +- 95% CI, the reference value it is compared to (or None
-where no reference ran), the tolerance and a pass/fail verdict; nothing is hard-coded.
+Every learner row carries the measured mean ± Student-t 95% CI, the reference value it is compared
+to (None where the reference gives none), the tolerance and a verdict. Every check row carries
+its measured value, the reference figure it is read against, the target and a verdict. Files are
+written by the one report writer, `prismlm.io.write_record`.
 """
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
-import numpy as np
-
 from ...continual.metrics import summarize
-from ...io import atomic_write_bytes
 
 LABELS = {
     "backprop": "backprop MLP", "ewc": "EWC (boundaries)", "replay": "replay (1000, boundaries)",
@@ -20,6 +16,9 @@ LABELS = {
     "prizma_exact": "Prizma exact W^T (sign fixed)",
     "prizma_exact_reference": "Prizma exact W^T (reference sign)", "noroute": "noRoute ablation",
 }
+# Prizma variants freeze every committed expert, so their forgetting must also be ~0.
+ZERO_FGT = ("prizma_dfa", "prizma_exact", "prizma_exact_reference")
+ZERO_FGT_TOL = 0.005  # spec §9.5 / §9.18: FGT <= 0.005 counts as zero forgetting
 
 
 def _close(measured: float, ref, tol: float) -> bool | None:
@@ -27,12 +26,12 @@ def _close(measured: float, ref, tol: float) -> bool | None:
 
 
 def learner_rows(results: dict, reference: dict, tol: float = 0.03,
-                 zero_fgt: tuple[str, ...] = ("prizma_dfa", "prizma_exact",
-                                              "prizma_exact_reference")) -> list[dict]:
-    """One row per learner: metrics, reference ACC/FGT and verdicts.
+                 zero_fgt: tuple[str, ...] = ZERO_FGT) -> list[dict]:
+    """One row per learner in `results` ({name: {"R": [S, T, T], ...}}; "_"-keys skipped).
 
-    A learner passes when ACC and FGT lie within `tol` of the reference; learners in
-    `zero_fgt` must also reach FGT < 0.005. Learners without a reference get passed=None.
+    A learner passes when ACC and FGT lie within `tol` of `reference[name] = (acc, fgt)`;
+    learners in `zero_fgt` with a reference FGT must also reach FGT < ZERO_FGT_TOL. Learners
+    without any reference figure get passed=None.
     """
     rows = []
     for name, res in results.items():
@@ -43,7 +42,7 @@ def learner_rows(results: dict, reference: dict, tol: float = 0.03,
         ok_acc = _close(m["acc"]["mean"], ref_acc, tol)
         ok_fgt = _close(m["fgt"]["mean"], ref_fgt, tol)
         if name in zero_fgt and ref_fgt is not None:
-            ok_fgt = bool(ok_fgt and m["fgt"]["mean"] < 0.005)
+            ok_fgt = bool(ok_fgt and m["fgt"]["mean"] < ZERO_FGT_TOL)
         verdicts = [v for v in (ok_acc, ok_fgt) if v is not None]
         row = {"learner": name, "label": LABELS.get(name, name), "metrics": m,
                "reference": {"acc": ref_acc, "fgt": ref_fgt}, "tolerance": tol,
@@ -56,15 +55,23 @@ def learner_rows(results: dict, reference: dict, tol: float = 0.03,
     return rows
 
 
-def _fmt(m: dict) -> str:
+def row_mean(rows: list[dict], name: str, metric: str) -> float | None:
+    """Mean of `metric` for learner `name`, or None if that learner did not run."""
+    for r in rows:
+        if r["learner"] == name:
+            return r["metrics"][metric]["mean"]
+    return None
+
+
+def fmt_ci(m: dict) -> str:
     return f"{m['mean']:.3f} ± {m['ci95']:.3f}"
 
 
-def _ref(v) -> str:
+def fmt_ref(v) -> str:
     return "–" if v is None else f"{v:.3f}"
 
 
-def _verdict(v) -> str:
+def fmt_verdict(v) -> str:
     return "n/a" if v is None else ("PASS" if v else "FAIL")
 
 
@@ -73,51 +80,21 @@ def rows_markdown(rows: list[dict]) -> str:
              "|---|---|---|---|---|---|---|"]
     for r in rows:
         m = r["metrics"]
-        lines.append(f"| {r['label']} | {_fmt(m['acc'])} | {_ref(r['reference']['acc'])} | "
-                     f"{_fmt(m['fgt'])} | {_ref(r['reference']['fgt'])} | {_fmt(m['bwt'])} | "
-                     f"{_verdict(r['passed'])} |")
+        lines.append(f"| {r['label']} | {fmt_ci(m['acc'])} | {fmt_ref(r['reference']['acc'])} | "
+                     f"{fmt_ci(m['fgt'])} | {fmt_ref(r['reference']['fgt'])} | "
+                     f"{fmt_ci(m['bwt'])} | {fmt_verdict(r['passed'])} |")
     return "\n".join(lines)
 
 
 def checks_markdown(checks: list[dict]) -> str:
-    lines = ["| check | measured | reference / target | verdict |", "|---|---|---|---|"]
+    lines = ["| check | measured | reference | target | verdict |", "|---|---|---|---|---|"]
     for c in checks:
-        lines.append(f"| {c['name']} | {c['measured']} | {c['target']} | "
-                     f"{_verdict(c['passed'])} |")
+        lines.append(f"| {c['name']} | {c['measured']} | {c['reference']} | {c['target']} | "
+                     f"{fmt_verdict(c['passed'])} |")
     return "\n".join(lines)
 
 
-def check(name: str, measured, target: str, passed: bool) -> dict:
-    return {"name": name, "measured": measured, "target": target, "passed": bool(passed)}
-
-
-def _jsonable(obj):
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, np.generic):
-        return obj.item()
-    return obj
-
-
-def write_outputs(out: Path, name: str, payload: dict, markdown: str, figure=None) -> dict:
-    """Write <out>/<name>.json, .md and (if given) .png atomically; returns the paths."""
-    out = Path(out)
-    paths = {"json": out / f"{name}.json", "md": out / f"{name}.md"}
-    blob = json.dumps(_jsonable(payload), indent=1, default=str).encode()
-    atomic_write_bytes(paths["json"], blob)
-    atomic_write_bytes(paths["md"], (markdown.rstrip() + "\n").encode())
-    if figure is not None:
-        import io
-
-        import matplotlib.pyplot as plt
-
-        paths["png"] = out / f"{name}.png"
-        buf = io.BytesIO()
-        figure.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-        plt.close(figure)
-        atomic_write_bytes(paths["png"], buf.getvalue())
-    return {k: str(v) for k, v in paths.items()}
+def check(name: str, measured: str, reference: str, target: str, passed: bool) -> dict:
+    """One verdict row: the measured figure, the reference figure beside it, the pass rule."""
+    return {"name": name, "measured": measured, "reference": reference, "target": target,
+            "passed": bool(passed)}
