@@ -234,7 +234,8 @@ def load_checkpoint(
     None when the folder holds no checkpoint. `check(state, state_path)` runs before the weights
     are touched and may raise to refuse the checkpoint (that error propagates). A damaged
     checkpoint is skipped with a CheckpointWarning in favour of an older complete one; when none
-    is usable a CheckpointError lists every file that failed and why.
+    is usable a CheckpointError lists every file that failed and why. A fallback is re-committed
+    in `latest.json`.
     """
     ckpt_dir = Path(ckpt_dir)
     if not ckpt_dir.is_dir():
@@ -278,6 +279,10 @@ def load_checkpoint(
                 CheckpointWarning,
                 stacklevel=2,
             )
+            # the fallback becomes the committed checkpoint; the damaged newer files are then
+            # leftovers that clean_checkpoints removes
+            pointer = {"step": state.get("step"), "weights": weights.name, "state": state_path.name}
+            atomic_write_bytes(ckpt_dir / LATEST, json.dumps(pointer).encode())
         return state
     raise CheckpointError(
         f"no usable checkpoint in {ckpt_dir}: " + "; ".join(failures)

@@ -82,6 +82,11 @@ def check_same_run(state: dict[str, Any], state_path: Path, configs: dict) -> No
     missing = [k for k in STATE_KEYS if k not in state]
     if missing:
         raise CheckpointError(f"{state_path}: trainer state lacks {missing}")
+    kinds = {"step": int, "elapsed": (int, float), "done": bool, "history": list, "train_log": list,
+             "early_stop": dict, "configs": dict}
+    wrong = [k for k, kind in kinds.items() if not isinstance(state[k], kind)]
+    if wrong:
+        raise CheckpointError(f"{state_path}: trainer state has malformed {wrong}")
     if state["fingerprint"] == fingerprint(configs):
         return
     changes = changed_fields(state["configs"], configs) or ["(fingerprint differs)"]
