@@ -202,3 +202,23 @@ def test_fields_that_cannot_change_the_result_may_change_on_resume(tmp_path):
                              "progress": True})
     res = train(_model(), Copy(vocab_size=8, length=4), relaxed, tmp_path)
     assert res.resumed_from == 20 and res.steps == 60
+
+
+@pytest.mark.gpu
+def test_resume_on_cuda_restores_the_cuda_rng_stream(tmp_path):
+    if not torch.cuda.is_available():
+        pytest.skip("needs CUDA")
+    cfg = TrainConfig(**{**CFG, "device": "cuda"})
+    task = Copy(vocab_size=8, length=4)
+    ref_model = _model()
+    ref = train(ref_model, task, cfg, tmp_path / "ref")
+    with pytest.raises(KeyboardInterrupt):
+        train(_model(), task, cfg, tmp_path / "run", eval_fn=_CrashAtEval(5))
+    saved = read_state(tmp_path / "run" / "checkpoints" / state_name(40))
+    assert saved["cuda_rng"].dtype == torch.uint8 and saved["cuda_rng"].numel() > 0
+    model = _model()
+    res = train(model, task, cfg, tmp_path / "run")
+    assert res.resumed_from == 40
+    assert res.final["loss"] == pytest.approx(ref.final["loss"], rel=1e-4)
+    for a, b in zip(model.parameters(), ref_model.parameters(), strict=True):
+        assert torch.allclose(a, b, atol=1e-4)

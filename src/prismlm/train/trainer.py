@@ -196,10 +196,10 @@ class _Run:
         if self.ckpt_dir is None:
             return
         self.guard.check()
+        if not weights_finite(self.model):  # on every rank (identical weights), so all stop together
+            self.guard.fail(self.step, "a weight")
         if not self.info.is_main:
             return
-        if not weights_finite(self.model):
-            self.guard.fail(self.step, "a weight")
         state = {
             "step": self.step,
             "elapsed": self.elapsed,
@@ -254,7 +254,7 @@ class _Run:
         value = loss.detach() / self.info.world_size
         if self.info.enabled:
             torch.distributed.all_reduce(value)
-        rec = {"kind": "train", "step": self.step, "loss": float(value), "lr": lr, "aux": float(aux)}
+        rec = {"kind": "train", "step": self.step, "loss": float(value), "lr": lr, "aux": float(aux.detach())}
         self.result.train_log.append(rec)
         self.log.write(rec)
         bar.set_postfix(loss=f"{rec['loss']:.4f}")
