@@ -69,3 +69,29 @@ def write_record(
         paths["png"] = out_dir / f"{name}.png"
         atomic_write_bytes(paths["png"], buf.getvalue())
     return paths
+
+
+def confined_path(root: Path, name: str | os.PathLike) -> Path:
+    """`root / name` resolved, guaranteed to lie strictly inside `root`.
+
+    For every path built from a file's contents or a user string. Raises a ValueError naming
+    `name` and `root` when `name` is empty, absolute, contains a `..` component or a NUL byte, or
+    resolves (symlinks followed) to `root` itself or anywhere outside it.
+    """
+    text = os.fspath(name)
+    base = Path(root).resolve()
+
+    def reject(why: str) -> ValueError:
+        return ValueError(f"path {text!r} is not allowed under {str(base)!r}: {why}")
+
+    if not text or "\x00" in text:
+        raise reject("empty or contains a NUL byte")
+    rel = Path(text)
+    if rel.is_absolute() or rel.anchor:
+        raise reject("absolute paths are refused")
+    if ".." in rel.parts:
+        raise reject("'..' components are refused")
+    target = (base / rel).resolve()
+    if target == base or not target.is_relative_to(base):
+        raise reject("it resolves outside the folder (a symlink?)")
+    return target

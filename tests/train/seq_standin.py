@@ -14,6 +14,7 @@ from prismlm.models.base import SequenceLM
 class TinyGRUConfig:
     vocab_size: int = 16
     d_model: int = 32
+    embed_scale: float = 1.0  # changes the function, not any parameter shape
 
 
 class TinyGRULM(SequenceLM):
@@ -26,7 +27,7 @@ class TinyGRULM(SequenceLM):
         self.head = nn.Linear(config.d_model, config.vocab_size)
 
     def forward(self, input_ids: torch.Tensor, return_aux: bool = False):
-        h, _ = self.rnn(self.embed(input_ids))
+        h, _ = self.rnn(self.embed(input_ids) * self.config.embed_scale)
         logits = self.head(h)
         if return_aux:
             return logits, logits.new_zeros(())

@@ -7,10 +7,12 @@ import pytest
 import torch
 from seq_standin import TinyGRUConfig, TinyGRULM
 
+import prismlm
 from prismlm.data.copy import Copy
 from prismlm.train import TrainConfig, train
 
 HERE = Path(__file__).parent
+SRC = str(Path(prismlm.__file__).parents[1])  # the subprocess must import this same prismlm
 
 
 def test_two_gloo_processes_agree_with_a_single_process(tmp_path):
@@ -18,7 +20,7 @@ def test_two_gloo_processes_agree_with_a_single_process(tmp_path):
     if not torchrun.exists():
         pytest.skip("torchrun not installed next to the interpreter")
     out = tmp_path / "ddp.pt"
-    env = {**os.environ, "PYTHONPATH": str(HERE), "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), SRC]), "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(
         [
             str(torchrun),

@@ -7,14 +7,16 @@ cross-entropy (+ the model's auxiliary loss), AdamW, warmup + cosine LR, gradien
 bf16 autocast on CUDA only. Every `eval_every` steps the model is scored on a frozen eval set
 drawn once with `config.eval_seed` (the same batches at every eval and for every model), metrics
 go to `<run_dir>/metrics.jsonl`, and the early-stop rules run. With `checkpoint_every` and a
-run_dir, a killed run resumes from its last checkpoint and ends where an uninterrupted run would.
+run_dir, a killed run resumes from its last checkpoint and ends where an uninterrupted run would;
+a run folder is resumed only by the same resolved configs (resume.py), and a run whose loss or
+gradients stop being finite raises `TrainingDiverged` (guard.py).
 Under torchrun the same loop wraps the model in DistributedDataParallel (see distributed.py).
 """
 
 from __future__ import annotations
 
-import json
 import math
+import shutil
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -27,11 +29,14 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from ..config import fingerprint
 from ..data.task import Batch, Task
-from ..io import atomic_write_bytes
-from .checkpoint import load_checkpoint, save_checkpoint
+from .bookkeeping import _EarlyStop, _MetricsLog
+from .checkpoint import CheckpointError, clean_checkpoints, load_checkpoint, save_checkpoint
 from .config import TrainConfig
-from .distributed import DistInfo, setup_distributed, shard_rows
+from .distributed import barrier, setup_distributed, shard_rows
+from .guard import FiniteGuard, grad_norm, weights_finite
+from .resume import check_same_run, run_configs
 from .schedule import lr_at
 
 EvalFn = Callable[[nn.Module], dict[str, float]]
@@ -117,78 +122,202 @@ def _check_compatible(model: nn.Module, task: Task) -> None:
         )
 
 
-class _EarlyStop:
-    """Best-so-far tracking plus the plateau and solve rules (spec §5)."""
+class _Run:
+    """One call of `train`: the model, optimizer, RNG streams and bookkeeping of the loop."""
 
-    def __init__(self, config: TrainConfig, state: dict[str, Any] | None = None) -> None:
-        self.cfg = config
-        self.best: float | None = None
-        self.best_record: dict[str, Any] = {}
-        self.no_improve = 0
-        if state:
-            self.best, self.best_record, self.no_improve = (
-                state["best"],
-                state["best_record"],
-                state["no_improve"],
+    def __init__(
+        self, model: nn.Module, task: Task, config: TrainConfig, run_dir: Path | None, eval_fn: EvalFn | None
+    ) -> None:
+        self.model, self.task, self.cfg, self.eval_fn = model, task, config, eval_fn
+        device = resolve_device(config.device)
+        self.info = setup_distributed(device)
+        if device.type == "cuda" and self.info.enabled:
+            device = torch.device("cuda", self.info.local_rank)
+        self.device = device
+        model.to(device)
+        self.amp = bool(config.amp and device.type == "cuda" and torch.cuda.is_bf16_supported())
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.ckpt_dir = self.run_dir / "checkpoints" if self.run_dir is not None else None
+        self.configs = run_configs(model, task, config, device, self.amp)
+        self.eval_set = make_eval_set(task, config)
+        self.gen = torch.Generator().manual_seed(config.seed)
+        torch.manual_seed(config.seed)
+        self.opt = torch.optim.AdamW(
+            model.parameters(), lr=config.lr, betas=config.betas, weight_decay=config.weight_decay
+        )
+        self.result = TrainResult()
+        self.stopper = _EarlyStop(config)
+        self.guard = FiniteGuard(device, self.info)
+        self.step, self.elapsed, self.done = 0, 0.0, False
+        self.finished_before = False  # resumed a run that had already ended: train nothing
+
+    # -- resume ---------------------------------------------------------------------------------
+    def restore(self, restart: bool) -> None:
+        """Resume from the run folder's checkpoint when it holds this very run (see resume.py)."""
+        saved = None
+        if self.ckpt_dir is not None:
+            if self.info.is_main:
+                if restart:
+                    shutil.rmtree(self.ckpt_dir, ignore_errors=True)
+                else:
+                    clean_checkpoints(self.ckpt_dir)
+            barrier(self.info)
+            saved = load_checkpoint(
+                self.ckpt_dir, self.model, check=lambda s, p: check_same_run(s, p, self.configs)
             )
+        self.log = _MetricsLog(self.run_dir, self.info, self.cfg.tensorboard)
+        if saved is None:
+            if self.run_dir is not None and self.info.is_main:
+                self.run_dir.mkdir(parents=True, exist_ok=True)
+                self.log.rewrite([])
+            return
+        try:
+            self.opt.load_state_dict(saved["optimizer"])
+            self.gen.set_state(saved["generator"])
+            torch.set_rng_state(saved["torch_rng"])
+            if self.device.type == "cuda" and saved.get("cuda_rng") is not None:
+                torch.cuda.set_rng_state(saved["cuda_rng"], self.device)
+            self.stopper = _EarlyStop(self.cfg, saved["early_stop"])
+        except (KeyError, TypeError, ValueError, RuntimeError) as err:
+            raise CheckpointError(
+                f"{self.ckpt_dir}: the trainer state does not fit this run ({type(err).__name__}: {err}); "
+                "start afresh with restart=True"
+            ) from err
+        self.step, self.elapsed = saved["step"], saved["elapsed"]
+        self.result.history, self.result.train_log = saved["history"], saved["train_log"]
+        self.result.stop_reason = saved["stop_reason"]
+        self.result.resumed_from = self.step
+        self.guard.last_checkpoint = self.step
+        self.done = self.finished_before = bool(saved["done"])
+        self.log.rewrite(sorted(self.result.train_log + self.result.history, key=lambda r: r["step"]))
 
-    def state(self) -> dict[str, Any]:
-        return {"best": self.best, "best_record": self.best_record, "no_improve": self.no_improve}
+    def save(self, done: bool) -> None:
+        """Checkpoint (main rank), but never a diverged model: the guard is checked first."""
+        if self.ckpt_dir is None:
+            return
+        self.guard.check()
+        if not weights_finite(self.model):  # on every rank (identical weights), so all stop together
+            self.guard.fail(self.step, "a weight")
+        if not self.info.is_main:
+            return
+        state = {
+            "step": self.step,
+            "elapsed": self.elapsed,
+            "done": done,
+            "stop_reason": self.result.stop_reason,
+            "optimizer": self.opt.state_dict(),
+            "generator": self.gen.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None,
+            "history": self.result.history,
+            "train_log": self.result.train_log,
+            "early_stop": self.stopper.state(),
+            "configs": self.configs,
+            "fingerprint": fingerprint(self.configs),
+        }
+        save_checkpoint(self.ckpt_dir, self.step, self.model, state, keep=self.cfg.keep_checkpoints)
+        self.guard.last_checkpoint = self.step
 
-    def update(self, step: int, record: dict[str, Any]) -> str | None:
-        cfg = self.cfg
-        value = record[cfg.monitor]
-        sign = 1.0 if cfg.higher_is_better else -1.0
-        improved = self.best is None or sign * (value - self.best) > cfg.plateau_delta
-        self.no_improve = 0 if improved else self.no_improve + 1
-        if self.best is None or sign * (value - self.best) > 0:
-            self.best, self.best_record = value, dict(record)
-        if cfg.solve_threshold > 0 and sign * (value - cfg.solve_threshold) >= 0:
-            return "solved"
-        engaged = not cfg.higher_is_better or self.best >= cfg.plateau_floor
-        if (
-            cfg.plateau_patience > 0
-            and step >= cfg.plateau_min_step
-            and engaged
-            and self.no_improve >= cfg.plateau_patience
-        ):
-            return "plateau"
-        return None
+    # -- one optimizer step ---------------------------------------------------------------------
+    def _step(self, net: nn.Module, ctx: Any) -> tuple[torch.Tensor, torch.Tensor, float]:
+        """Draw a batch, take one AdamW step; returns (CE loss of this rank, aux loss, lr)."""
+        cfg, info = self.cfg, self.info
+        lr = lr_at(
+            self.step,
+            lr=cfg.lr,
+            steps=cfg.steps,
+            warmup=cfg.warmup,
+            warmup_frac=cfg.warmup_frac,
+            min_lr_frac=cfg.min_lr_frac,
+        )
+        for group in self.opt.param_groups:
+            group["lr"] = lr
+        batch = self.task.sample(cfg.batch_size, self.gen)
+        denom = float(batch.mask.sum().clamp_min(1.0))
+        if info.enabled:
+            rows = shard_rows(cfg.batch_size, info)
+            batch = Batch(batch.inputs[rows], batch.targets[rows], batch.mask[rows])
+        batch = batch.to(self.device)
+        with ctx:
+            logits, aux = net(batch.inputs, return_aux=True)
+        loss = masked_cross_entropy(logits, batch.targets, batch.mask, denom) * info.world_size
+        total = loss + aux
+        self.opt.zero_grad(set_to_none=True)
+        total.backward()
+        self.guard.observe(self.step + 1, total, grad_norm(self.model, cfg.grad_clip))
+        self.opt.step()
+        self.step += 1
+        return loss, aux, lr
 
+    def _log_train(self, loss: torch.Tensor, aux: torch.Tensor, lr: float, bar: tqdm) -> None:
+        self.guard.check()
+        value = loss.detach() / self.info.world_size
+        if self.info.enabled:
+            torch.distributed.all_reduce(value)
+        rec = {"kind": "train", "step": self.step, "loss": float(value), "lr": lr, "aux": float(aux.detach())}
+        self.result.train_log.append(rec)
+        self.log.write(rec)
+        bar.set_postfix(loss=f"{rec['loss']:.4f}")
 
-class _MetricsLog:
-    """metrics.jsonl (+ optional TensorBoard) on the main rank; a no-op elsewhere."""
+    def _eval_and_maybe_stop(self, loss: torch.Tensor, t0: float, bar: tqdm) -> None:
+        """Score the frozen eval set, record it, and apply the solve / plateau rules."""
+        self.guard.check()
+        scores = evaluate(self.model, self.eval_set, self.device, self.amp)
+        rec = {"kind": "eval", "step": self.step, **scores}
+        if not math.isfinite(rec["loss"]):
+            self.guard.fail(self.step, "the eval loss")
+        if self.eval_fn is not None:
+            rec.update(self.eval_fn(self.model))
+        rec["time"] = time.perf_counter() - t0
+        self.result.history.append(rec)
+        self.log.write(rec)
+        reason = self.stopper.update(self.step, rec)
+        monitored = f"{rec[self.cfg.monitor]:.4f}"
+        bar.set_postfix({"loss": f"{loss.item():.4f}", f"eval_{self.cfg.monitor}": monitored})
+        if reason is not None:
+            self.result.stop_reason, self.done = reason, True
 
-    def __init__(self, run_dir: Path | None, info: DistInfo, tensorboard: bool) -> None:
-        self.path = run_dir / "metrics.jsonl" if run_dir is not None and info.is_main else None
-        self.tb = None
-        if tensorboard and self.path is not None:
-            try:
-                from torch.utils.tensorboard import SummaryWriter
+    def loop(self) -> None:
+        cfg, model = self.cfg, self.model
+        net: nn.Module = model
+        if self.info.enabled:
+            from torch.nn.parallel import DistributedDataParallel as DDP
 
-                self.tb = SummaryWriter(str(run_dir / "tb"))
-            except ImportError:  # tensorboard is optional
-                self.tb = None
+            net = DDP(model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+        ctx = torch.autocast("cuda", dtype=torch.bfloat16) if self.amp else nullcontext()
+        bar = tqdm(
+            total=cfg.steps,
+            initial=self.step,
+            disable=not (cfg.progress and self.info.is_main),
+            desc=type(model).__name__,
+            dynamic_ncols=True,
+        )
+        model.train()
+        t0 = time.perf_counter() - self.elapsed
+        try:
+            while not self.done and self.step < cfg.steps:
+                loss, aux, lr = self._step(net, ctx)
+                bar.update(1)
+                last = self.step == cfg.steps
+                if self.step % cfg.log_every == 0 or last:
+                    self._log_train(loss, aux, lr, bar)
+                if self.step % cfg.eval_every == 0 or last:
+                    self._eval_and_maybe_stop(loss, t0, bar)
+                self.elapsed = time.perf_counter() - t0
+                if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0 and not self.done:
+                    self.save(done=False)
+            if not self.finished_before:
+                self.save(done=True)
+        finally:
+            bar.close()
+            self.log.close()
 
-    def rewrite(self, records: list[dict[str, Any]]) -> None:
-        if self.path is not None:
-            text = "".join(json.dumps(r) + "\n" for r in records)
-            atomic_write_bytes(self.path, text.encode())
-
-    def write(self, record: dict[str, Any]) -> None:
-        if self.path is not None:
-            # the run dir may have been removed under us (a concurrent sweep finished this cell)
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("a") as f:
-                f.write(json.dumps(record) + "\n")
-        if self.tb is not None:
-            for k, v in record.items():
-                if k not in ("kind", "step") and isinstance(v, int | float):
-                    self.tb.add_scalar(f"{record['kind']}/{k}", v, record["step"])
-
-    def close(self) -> None:
-        if self.tb is not None:
-            self.tb.close()
+    def finish(self) -> TrainResult:
+        result = self.result
+        result.steps, result.wall_time = self.step, self.elapsed
+        result.best = dict(self.stopper.best_record)
+        result.final = dict(result.history[-1]) if result.history else {}
+        return result
 
 
 def train(
@@ -197,142 +326,19 @@ def train(
     config: TrainConfig,
     run_dir: Path | None = None,
     eval_fn: EvalFn | None = None,
+    restart: bool = False,
 ) -> TrainResult:
     """Train `model` on `task`; returns history, best/final eval metrics, steps and wall time.
 
     eval_fn(model) -> dict of extra metrics, called at every eval (e.g. test BPC); its values are
-    stored in the same eval record. Resumes from `<run_dir>/checkpoints` when one exists.
+    stored in the same eval record. With a run_dir, resumes from `<run_dir>/checkpoints` when it
+    holds this same run (same resolved model, task and train configs, seed included); a run
+    folder of another run raises a ValueError naming the changed fields unless `restart=True`,
+    which deletes its checkpoints and starts afresh. A non-finite loss, gradient or weight raises
+    `TrainingDiverged` (the last finite checkpoint stays committed; no NaN model is saved).
     """
     _check_compatible(model, task)
-    device = resolve_device(config.device)
-    info = setup_distributed(device)
-    if device.type == "cuda" and info.enabled:
-        device = torch.device("cuda", info.local_rank)
-    model.to(device)
-    amp = bool(config.amp and device.type == "cuda" and torch.cuda.is_bf16_supported())
-    run_dir = Path(run_dir) if run_dir is not None else None
-    ckpt_dir = run_dir / "checkpoints" if run_dir is not None else None
-
-    eval_set = make_eval_set(task, config)
-    gen = torch.Generator().manual_seed(config.seed)
-    torch.manual_seed(config.seed)
-    opt = torch.optim.AdamW(
-        model.parameters(), lr=config.lr, betas=config.betas, weight_decay=config.weight_decay
-    )
-    result = TrainResult()
-    stopper = _EarlyStop(config)
-    step, elapsed = 0, 0.0
-    saved = load_checkpoint(ckpt_dir, model) if ckpt_dir is not None else None
-    if saved is not None:
-        opt.load_state_dict(saved["optimizer"])
-        gen.set_state(saved["generator"])
-        torch.set_rng_state(saved["torch_rng"])
-        if device.type == "cuda" and saved.get("cuda_rng") is not None:
-            torch.cuda.set_rng_state(saved["cuda_rng"], device)
-        step, elapsed = saved["step"], saved["elapsed"]
-        result.history, result.train_log = saved["history"], saved["train_log"]
-        result.stop_reason = saved.get("stop_reason", "completed")
-        stopper = _EarlyStop(config, saved["early_stop"])
-        result.resumed_from = step
-    log = _MetricsLog(run_dir, info, config.tensorboard)
-    if saved is not None:
-        log.rewrite(sorted(result.train_log + result.history, key=lambda r: r["step"]))
-    elif run_dir is not None and info.is_main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        log.rewrite([])
-
-    def checkpoint(done: bool) -> None:
-        if ckpt_dir is None or not info.is_main:
-            return
-        state = {
-            "step": step,
-            "elapsed": elapsed,
-            "done": done,
-            "stop_reason": result.stop_reason,
-            "optimizer": opt.state_dict(),
-            "generator": gen.get_state(),
-            "torch_rng": torch.get_rng_state(),
-            "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
-            "history": result.history,
-            "train_log": result.train_log,
-            "early_stop": stopper.state(),
-            "config": asdict(config),
-        }
-        save_checkpoint(ckpt_dir, step, model, state, keep=config.keep_checkpoints)
-
-    done = bool(saved is not None and saved.get("done"))
-    net: nn.Module = model
-    if info.enabled:
-        from torch.nn.parallel import DistributedDataParallel as DDP
-
-        net = DDP(model, device_ids=[device.index] if device.type == "cuda" else None)
-    ctx = torch.autocast("cuda", dtype=torch.bfloat16) if amp else nullcontext()
-    bar = tqdm(
-        total=config.steps,
-        initial=step,
-        disable=not (config.progress and info.is_main),
-        desc=type(model).__name__,
-        dynamic_ncols=True,
-    )
-    model.train()
-    t0 = time.perf_counter() - elapsed
-    while not done and step < config.steps:
-        lr = lr_at(
-            step,
-            lr=config.lr,
-            steps=config.steps,
-            warmup=config.warmup,
-            warmup_frac=config.warmup_frac,
-            min_lr_frac=config.min_lr_frac,
-        )
-        for group in opt.param_groups:
-            group["lr"] = lr
-        batch = task.sample(config.batch_size, gen)
-        denom = float(batch.mask.sum().clamp_min(1.0))
-        if info.enabled:
-            rows = shard_rows(config.batch_size, info)
-            batch = Batch(batch.inputs[rows], batch.targets[rows], batch.mask[rows])
-        batch = batch.to(device)
-        with ctx:
-            logits, aux = net(batch.inputs, return_aux=True)
-        loss = masked_cross_entropy(logits, batch.targets, batch.mask, denom) * info.world_size
-        total = loss + aux
-        opt.zero_grad(set_to_none=True)
-        total.backward()
-        if config.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-        opt.step()
-        step += 1
-        bar.update(1)
-        if step % config.log_every == 0 or step == config.steps:
-            value = loss.detach() / info.world_size
-            if info.enabled:
-                torch.distributed.all_reduce(value)
-            rec = {"kind": "train", "step": step, "loss": float(value), "lr": lr, "aux": float(aux)}
-            result.train_log.append(rec)
-            log.write(rec)
-            bar.set_postfix(loss=f"{rec['loss']:.4f}")
-        if step % config.eval_every == 0 or step == config.steps:
-            rec = {"kind": "eval", "step": step, **evaluate(model, eval_set, device, amp)}
-            if eval_fn is not None:
-                rec.update(eval_fn(model))
-            rec["time"] = time.perf_counter() - t0
-            result.history.append(rec)
-            log.write(rec)
-            reason = stopper.update(step, rec)
-            monitored = f"{rec[config.monitor]:.4f}"
-            bar.set_postfix({"loss": f"{loss.item():.4f}", f"eval_{config.monitor}": monitored})
-            if reason is not None:
-                result.stop_reason, done = reason, True
-        elapsed = time.perf_counter() - t0
-        if config.checkpoint_every and step % config.checkpoint_every == 0 and not done:
-            checkpoint(done=False)
-    bar.close()
-    if saved is None or not saved.get("done"):
-        checkpoint(done=True)
-    log.close()
-    result.steps = step
-    result.wall_time = elapsed
-    result.best = dict(stopper.best_record)
-    result.final = dict(result.history[-1]) if result.history else {}
-    return result
+    run = _Run(model, task, config, run_dir, eval_fn)
+    run.restore(restart)
+    run.loop()
+    return run.finish()
