@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from .bench.mixer import run_mixer_benchmark
+from .config import fingerprint
 from .data.mqar import MQAR
 from .experiment.report import markdown_table
 from .io import write_record
@@ -38,7 +39,10 @@ def run_demo(out_dir: str | Path = "results/demo", steps: int = 600, seed: int =
         torch.manual_seed(seed)
         model = build_model(cfg)
         print(f"training {name} ({model.num_parameters():,} parameters) on MQAR", flush=True)
-        result = train(model, task, train_cfg, run_dir=out_dir / "runs" / name)
+        # One run folder per resolved setting, so a demo re-run with other settings starts afresh
+        # while an identical re-run resumes (or reuses) its own checkpoints.
+        key = fingerprint({"model": cfg, "task": task, "train": train_cfg})
+        result = train(model, task, train_cfg, run_dir=out_dir / "runs" / f"{name}-{key}")
         models[name] = model
         rows.append({
             "model": name, "parameters": model.num_parameters(),
