@@ -69,12 +69,17 @@ def test_kb_written_by_one_process_is_read_intact_by_another(tmp_path):
     assert reader.stdout.strip() == "wet"
 
 
+def _counts(r):
+    return r.status, r.facts_found, r.facts_new
+
+
 def test_ingesting_the_same_document_twice_does_not_duplicate(tmp_path):
     store = KBStore(tmp_path / "kb.sqlite", dim=DIM)
-    assert ingest_text(store, DOC, "a") == (5, 5)
-    assert ingest_text(store, DOC, "a") == (5, 0)
-    assert ingest_text(store, DOC + "\nDogs are mammals.", "b") == (6, 0)  # same facts, new doc
-    assert store.count_facts() == 5
+    assert _counts(ingest_text(store, DOC, "a")) == ("new", 5, 5)
+    assert _counts(ingest_text(store, DOC, "a")) == ("unchanged", 5, 0)
+    # the same facts stated by another document are stored once, mentioned twice
+    assert _counts(ingest_text(store, DOC + "\nDogs are mammals.", "b")) == ("new", 6, 0)
+    assert store.count_facts() == 5 and store.count_documents() == 2
 
 
 def test_crash_mid_ingest_leaves_store_consistent(tmp_path):
@@ -97,7 +102,7 @@ def test_crash_mid_ingest_leaves_store_consistent(tmp_path):
     store = KBStore(db)
     assert store.count_facts() == 1 and store.count_documents() == 1
     assert HoloInference(store).ask("what is water").value == "wet"
-    assert ingest_text(store, DOC, "retry") == (5, 5)  # the document was not half-recorded
+    assert _counts(ingest_text(store, DOC, "retry")) == ("new", 5, 5)  # nothing half-recorded
 
 
 def test_bad_input_gives_clear_errors_and_loses_nothing(tmp_path):
