@@ -76,7 +76,9 @@ def kb_ingest(
     files: list[Path] = typer.Argument(..., help="UTF-8 text files to ingest"),
     db: Path | None = typer.Option(None, help=_DB_HELP),
     create: bool = typer.Option(False, "--create", help="create the KB if it does not exist"),
-    dim: int | None = typer.Option(None, help="dimension of a KB created here (implies --create); must match an existing KB"),
+    dim: int | None = typer.Option(
+        None, help="dimension of a KB created here (implies --create); must match an existing KB"
+    ),
     as_json: bool = typer.Option(False, "--json", help="print the per-file reports as JSON"),
 ) -> None:
     """Extract facts from FILES and store them. Re-ingesting an unchanged file adds nothing; an
@@ -93,7 +95,10 @@ def kb_ingest(
         typer.echo(json.dumps([r.to_dict() for r in reports], indent=2, ensure_ascii=False))
         return
     for r, f in zip(reports, files, strict=True):
-        typer.echo(f"{f}: {r.status}, {r.facts_found} facts found, {r.facts_new} new, {r.facts_removed} removed")
+        typer.echo(
+            f"{f}: {r.status}, {r.facts_found} facts found, {r.facts_new} new, "
+            f"{r.facts_removed} removed"
+        )
         for reason, n in r.skipped.items():
             lines = [str(x["line"]) for x in r.skipped_examples if x["reason"] == reason]
             typer.echo(f"  skipped {n}: {SKIP_REASONS[reason]} (lines {', '.join(lines)}...)", err=True)

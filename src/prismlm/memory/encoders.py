@@ -1,9 +1,10 @@
 """Key/value encoders: text or hidden states -> bipolar holographic vectors [N, d].
 
 * `TextHashEncoder` — deterministic, needs no model. `symbol(texts)` maps each normalised
-  string (`normalize_text`: NFKC + casefold, words in any script) to its own random bipolar vector (atomic symbols: distinct strings are
-  near-orthogonal, cos ~ N(0, 1/d)); `bag(texts)` is the sign of a weighted sum of word
-  symbols, so texts sharing words are similar (used to match a question to stored keys).
+  string (`normalize_text`: NFKC + casefold, words in any script) to its own random bipolar
+  vector (atomic symbols: distinct strings are near-orthogonal, cos ~ N(0, 1/d)); `bag(texts)`
+  is the sign of a weighted sum of word symbols, so texts sharing words are similar (used to
+  match a question to stored keys).
   Symbols are built from a fixed bank of random bipolar rows:
   symbol(s) = B[h1] ⊙ B[h2] ⊙ B[h3] ⊙ B[h4] with the h's from a keyed BLAKE2 hash of s — about
   7·10^11 distinct symbols from a 2048-row bank (so 10^5 keys collide with probability < 1%),

@@ -49,8 +49,8 @@ SKIP_REASONS = {
     "line_too_long": f"line longer than {MAX_LINE_CHARS} characters",
     "invalid_utf8": "line holds bytes that are not UTF-8",
     "control_characters": "line holds NUL or other control characters (binary data?)",
-    "key_too_long": f"fact-shaped, but the key has over {MAX_KEY_WORDS} words or {MAX_KEY_CHARS} characters",
-    "value_too_long": f"fact-shaped, but the value has over {MAX_VALUE_WORDS} words or {MAX_VALUE_CHARS} characters",
+    "key_too_long": f"fact-shaped, but the key has > {MAX_KEY_WORDS} words or {MAX_KEY_CHARS} chars",
+    "value_too_long": f"fact-shaped, but the value has > {MAX_VALUE_WORDS} words or {MAX_VALUE_CHARS} chars",
     "no_letters_or_digits": "fact-shaped, but the key or the value has no letters or digits",
 }
 
