@@ -146,3 +146,23 @@ def test_readers_rebuild_only_after_a_real_change(tmp_path):
     assert store.generation() == gen
     ingest_text(store, "Water is wet.", "doc2")
     assert store.generation() == gen + 1
+
+
+def test_concurrent_writers_creating_a_fresh_kb_lose_nothing(tmp_path):
+    db = tmp_path / "fresh" / "kb.sqlite"
+    script = textwrap.dedent(
+        f"""
+        import sys
+        from prismlm.memory.kb_store import KBStore
+        from prismlm.memory.ingest import ingest_text
+        w = int(sys.argv[1])
+        doc = "".join(f"key {{w}} {{i}}: value {{i}}\\n" for i in range(50))
+        ingest_text(KBStore({str(db)!r}, dim={DIM}), doc, f"writer-{{w}}")
+        """
+    )
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(w)]) for w in range(3)]
+    assert [p.wait(timeout=180) for p in procs] == [0] * 3
+    store = KBStore(db, create=False)
+    assert store.count_documents() == 3 and store.count_facts() == 150
+    assert store.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert [p.name for p in db.parent.iterdir() if p.name.endswith(".creating")] == []

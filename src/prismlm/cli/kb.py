@@ -96,8 +96,7 @@ def kb_ingest(
         return
     for r, f in zip(reports, files, strict=True):
         typer.echo(
-            f"{f}: {r.status}, {r.facts_found} facts found, {r.facts_new} new, "
-            f"{r.facts_removed} removed"
+            f"{f}: {r.status}, {r.facts_found} facts found, {r.facts_new} new, {r.facts_removed} removed"
         )
         for reason, n in r.skipped.items():
             lines = [str(x["line"]) for x in r.skipped_examples if x["reason"] == reason]
