@@ -34,6 +34,7 @@ __all__ = [
     "SentenceEncoder",
 ]
 
+
 class _WordChars(dict):
     """`str.translate` table: letters (L*), marks (M*) and digits (N*) map to themselves, every
     other code point to a space. Filled lazily, one `unicodedata` lookup per distinct code point,

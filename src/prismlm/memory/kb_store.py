@@ -1,129 +1,49 @@
 """Persistent knowledge-base store: facts, their bipolar vectors and provenance in SQLite.
 
 One file, WAL journal, safe across processes (SQLite's own locking; writers take the write lock
-up front with BEGIN IMMEDIATE and wait up to `timeout` seconds for it).
+up front with BEGIN IMMEDIATE and wait up to `timeout` seconds for it). The tables and the row
+format are in `kb_schema`.
 
 Creating is explicit and atomic: `KBStore(path, create=False)` on a missing path raises
-FileNotFoundError and touches nothing; with `create=True` the schema is written to a private
-temporary file which is then hard-linked into place, so a failed or concurrent creation never
-leaves a half-made KB (a loser of the race opens the winner's file).
+FileNotFoundError and touches nothing; with `create=True` (`kb_schema.create_kb_file`) a failed
+or concurrent creation never leaves a half-made KB.
 
 A document is identified by its `source` and ingested in ONE transaction: a crash part-way leaves
 no trace of it; re-ingesting the same source with the same SHA-256 is a no-op; with a different
 SHA-256 its facts are REPLACED (the old mentions go, facts no document mentions any more are
 deleted). A fact (same normalised key and value) is stored once however many documents state it;
-`mentions` records each (document, span) that states it.
-
-Tables
-    meta(key, value)            schema version, dim, encoder, write generation
-    documents(id, source UNIQUE, sha256, n_bytes, n_facts, ingested_at)
-    facts(id, key_text, value_text, key_norm, value_norm, fact_hash UNIQUE, pinned, key_vec,
-          value_vec, crc, created_at)       pinned = added directly (add_facts), kept without mentions
-    mentions(id, fact_id, doc_id, chunk, line, char_start, char_end, sentence)
-Vectors are bit-packed ({-1, +1}^d -> d/8 bytes); `crc` (CRC-32 over texts and vectors) lets a
-reader detect a damaged row and name it instead of answering from it.
+`mentions` records each (document, span) that states it. `crc` lets a reader detect a damaged
+row and name it instead of answering from it.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
-import secrets
 import sqlite3
 import time
-import zlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from .encoders import TextHashEncoder
+from .kb_schema import (
+    DEFAULT_DIM,
+    FACT_SELECT,
+    SCHEMA_VERSION,
+    FactRecord,
+    KBCorruptError,
+    check_dim,
+    create_kb_file,
+    fact_hash,
+    pack_rows,
+    row_crc,
+    unpack_rows,
+)
 
 __all__ = ["KBStore", "KBCorruptError", "FactRecord", "fact_hash", "DEFAULT_DIM", "MAX_REPORTED"]
 
-SCHEMA_VERSION = 2
-DEFAULT_DIM = 8192
-MAX_REPORTED = 20  # conflicts listed per document (the count is exact only up to this)
-
-_SCHEMA = """
-CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE documents (
-    id INTEGER PRIMARY KEY, source TEXT UNIQUE NOT NULL, sha256 TEXT NOT NULL,
-    n_bytes INTEGER NOT NULL, n_facts INTEGER NOT NULL, ingested_at REAL NOT NULL);
-CREATE TABLE facts (
-    id INTEGER PRIMARY KEY, key_text TEXT NOT NULL, value_text TEXT NOT NULL,
-    key_norm TEXT NOT NULL, value_norm TEXT NOT NULL, fact_hash TEXT UNIQUE NOT NULL,
-    pinned INTEGER NOT NULL DEFAULT 0, key_vec BLOB NOT NULL, value_vec BLOB NOT NULL,
-    crc INTEGER NOT NULL, created_at REAL NOT NULL);
-CREATE TABLE mentions (
-    id INTEGER PRIMARY KEY, fact_id INTEGER NOT NULL REFERENCES facts(id) ON DELETE CASCADE,
-    doc_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
-    chunk INTEGER, line INTEGER, char_start INTEGER, char_end INTEGER, sentence TEXT);
-CREATE INDEX facts_key_norm ON facts(key_norm);
-CREATE INDEX mentions_fact ON mentions(fact_id);
-CREATE INDEX mentions_doc ON mentions(doc_id);
-"""
-
-# first mention = the provenance shown with a fact
-_FACT_SELECT = (
-    "SELECT f.id, f.key_text, f.value_text, f.key_norm, d.source, m.chunk, m.char_start, "
-    "m.char_end, m.sentence, m.line FROM facts f "
-    "LEFT JOIN mentions m ON m.id = (SELECT MIN(id) FROM mentions WHERE fact_id = f.id) "
-    "LEFT JOIN documents d ON d.id = m.doc_id "
-)
-
-
-class KBCorruptError(RuntimeError):
-    """The store file is not a readable prismlm knowledge base (or a row failed its checksum)."""
-
-
-@dataclass
-class FactRecord:
-    """One stored fact with the provenance of its first mention (vectors are not loaded here)."""
-
-    id: int
-    key_text: str
-    value_text: str
-    key_norm: str
-    source: str | None
-    chunk: int | None
-    char_start: int | None
-    char_end: int | None
-    sentence: str | None
-    line: int | None = None
-
-
-def fact_hash(key_norm: str, value_norm: str) -> str:
-    """Identity of a fact: SHA-256 of its normalised key and value."""
-    return hashlib.sha256(f"{key_norm}\x1f{value_norm}".encode()).hexdigest()
-
-
-def _crc(texts: Iterable[str], key_vec: bytes, value_vec: bytes) -> int:
-    c = 0
-    for t in texts:
-        c = zlib.crc32(t.encode("utf-8", "surrogatepass") + b"\x1f", c)
-    return zlib.crc32(value_vec, zlib.crc32(key_vec, c))
-
-
-def _pack_rows(x: torch.Tensor) -> list[bytes]:
-    bits = np.packbits((x.numpy() >= 0).astype(np.uint8), axis=1)
-    return [row.tobytes() for row in bits]
-
-
-def _unpack_rows(blobs: list[bytes], dim: int) -> torch.Tensor:
-    if not blobs:
-        return torch.empty(0, dim, dtype=torch.int8)
-    packed = np.frombuffer(b"".join(blobs), dtype=np.uint8).reshape(len(blobs), dim // 8)
-    bits = np.unpackbits(packed, axis=1).astype(np.int8)
-    return torch.from_numpy(bits * 2 - 1)
-
-
-def _check_dim(dim) -> int:
-    if isinstance(dim, bool) or not isinstance(dim, int) or dim < 8 or dim % 8:
-        raise ValueError(f"dim must be a positive multiple of 8, got {dim!r}")
-    return dim
+MAX_REPORTED = 20  # conflicts listed per document, facts per key in an answer
 
 
 class KBStore:
@@ -144,11 +64,13 @@ class KBStore:
     ) -> None:
         self.path = Path(path).expanduser()
         if dim is not None:
-            _check_dim(dim)  # before anything touches the disk
+            check_dim(dim)  # before anything touches the disk
         if not self.path.exists():
             if not create:
                 raise FileNotFoundError(f"no knowledge base at {self.path}")
-            self._create_file(dim or DEFAULT_DIM, encoder)
+            create_kb_file(
+                self.path, dim or DEFAULT_DIM, encoder or TextHashEncoder.name_for(dim or DEFAULT_DIM)
+            )
         elif not self.path.is_file():
             raise KBCorruptError(f"{self.path} is not a file, so not a knowledge base")
         elif self.path.stat().st_size == 0:
@@ -164,34 +86,6 @@ class KBStore:
             raise
 
     # ----------------------------------------------------------------------------- set-up
-    def _create_file(self, dim: int, encoder: str | None) -> None:
-        """Write the schema to a private temporary file, then link it to `path` atomically."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{secrets.token_hex(4)}.creating")
-        os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))  # honours the umask
-        try:
-            conn = sqlite3.connect(str(tmp), isolation_level=None)
-            try:
-                conn.executescript("BEGIN;" + _SCHEMA + "COMMIT;")
-                meta = {
-                    "schema_version": str(SCHEMA_VERSION),
-                    "dim": str(dim),
-                    "encoder": encoder or TextHashEncoder.name_for(dim),
-                    "generation": "0",
-                }
-                conn.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
-            finally:
-                conn.close()
-            try:
-                os.link(tmp, self.path)
-            except FileExistsError:
-                pass  # another process created it first: open theirs (meta is checked next)
-            except OSError:  # a filesystem without hard links
-                if not self.path.exists():
-                    os.replace(tmp, self.path)
-        finally:
-            tmp.unlink(missing_ok=True)
-
     def _open(self, dim: int | None, encoder: str | None) -> None:
         try:
             self.conn.execute("PRAGMA journal_mode=WAL")
@@ -216,6 +110,8 @@ class KBStore:
                 f"{self.path} has schema version {meta['schema_version']}; this prismlm reads "
                 f"version {SCHEMA_VERSION}: ingest its documents into a new KB"
             )
+        if not meta["dim"].isdigit():
+            raise KBCorruptError(f"{self.path}: meta dim is {meta['dim']!r}, not a number")
         self.dim = int(meta["dim"])
         self.encoder = meta["encoder"]
         if dim is not None and dim != self.dim:
@@ -269,8 +165,9 @@ class KBStore:
         facts: dicts with key_text, value_text, key_norm, value_norm and either key_bits /
         value_bits (packed, d/8 bytes) or key_vec / value_vec ([d] bipolar tensors), plus
         optional chunk, line, char_start, char_end, sentence. `facts` is consumed inside the
-        transaction, so it may be a lazy stream; it is not consumed at all when the source is
-        stored with the same sha256. on_fact(i) is called after the i-th insert (progress and
+        transaction, so it may be a lazy stream (the write lock is held while it runs; other
+        writers wait up to `timeout`); it is not consumed at all when the source is stored with
+        the same sha256. on_fact(i) is called after the i-th insert (progress and
         crash tests). Returns {"doc_id", "status": "new"|"replaced"|"unchanged", "n_facts",
         "n_new", "n_removed", "conflicts": [{key, value, other_value, other_source}]}.
         """
@@ -319,7 +216,7 @@ class KBStore:
         if "key_bits" in f:
             kb, vb = bytes(f["key_bits"]), bytes(f["value_bits"])
         else:
-            kb, vb = _pack_rows(f["key_vec"].reshape(1, -1))[0], _pack_rows(f["value_vec"].reshape(1, -1))[0]
+            kb, vb = pack_rows(f["key_vec"].reshape(1, -1))[0], pack_rows(f["value_vec"].reshape(1, -1))[0]
         if len(kb) * 8 != self.dim or len(vb) * 8 != self.dim:
             raise ValueError(f"fact vectors have dimension {len(kb) * 8}, the KB has {self.dim}")
         texts = (f["key_text"], f["value_text"], f["key_norm"], f["value_norm"])
@@ -327,7 +224,7 @@ class KBStore:
         cur = c.execute(
             "INSERT OR IGNORE INTO facts (key_text, value_text, key_norm, value_norm, fact_hash, "
             "pinned, key_vec, value_vec, crc, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (*texts, h, int(pinned), kb, vb, _crc(texts, kb, vb), now),
+            (*texts, h, int(pinned), kb, vb, row_crc(texts, kb, vb), now),
         )
         if cur.rowcount:
             return int(cur.lastrowid), 1
@@ -403,7 +300,7 @@ class KBStore:
 
     def get_fact(self, fact_id: int) -> FactRecord:
         """One fact with provenance; unknown id -> KeyError."""
-        row = self.conn.execute(_FACT_SELECT + "WHERE f.id = ?", (int(fact_id),)).fetchone()
+        row = self.conn.execute(FACT_SELECT + "WHERE f.id = ?", (int(fact_id),)).fetchone()
         if row is None:
             raise KeyError(f"unknown fact id {fact_id}")
         return FactRecord(*row)
@@ -411,7 +308,7 @@ class KBStore:
     def facts_for_key(self, key_norm: str, limit: int = MAX_REPORTED) -> list[FactRecord]:
         """Up to `limit` stored facts with this normalised key (several values = a conflict or a
         multi-valued key), oldest first."""
-        q = _FACT_SELECT + "WHERE f.key_norm = ? ORDER BY f.id LIMIT ?"
+        q = FACT_SELECT + "WHERE f.key_norm = ? ORDER BY f.id LIMIT ?"
         return [FactRecord(*r) for r in self.conn.execute(q, (key_norm, int(limit)))]
 
     def has_key(self, key_norm: str) -> bool:
@@ -446,8 +343,8 @@ class KBStore:
             norms.append(kn)
         return {
             "ids": torch.tensor(ids, dtype=torch.int64),
-            "keys": _unpack_rows(kbs, self.dim),
-            "values": _unpack_rows(vbs, self.dim),
+            "keys": unpack_rows(kbs, self.dim),
+            "values": unpack_rows(vbs, self.dim),
             "key_norms": norms,
         }
 
@@ -466,7 +363,7 @@ class KBStore:
                     isinstance(kb, bytes) and isinstance(vb, bytes)
                     and len(kb) * 8 == self.dim and len(vb) * 8 == self.dim
                     and all(isinstance(t, str) for t in (kt, vt, kn, vn))
-                    and _crc((kt, vt, kn, vn), kb, vb) == crc
+                    and row_crc((kt, vt, kn, vn), kb, vb) == crc
                 )  # fmt: skip
                 yield fid, kn, kb, vb, ok
         except sqlite3.DatabaseError as err:
