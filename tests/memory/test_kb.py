@@ -69,12 +69,17 @@ def test_kb_written_by_one_process_is_read_intact_by_another(tmp_path):
     assert reader.stdout.strip() == "wet"
 
 
+def _counts(r):
+    return r.status, r.facts_found, r.facts_new
+
+
 def test_ingesting_the_same_document_twice_does_not_duplicate(tmp_path):
     store = KBStore(tmp_path / "kb.sqlite", dim=DIM)
-    assert ingest_text(store, DOC, "a") == (5, 5)
-    assert ingest_text(store, DOC, "a") == (5, 0)
-    assert ingest_text(store, DOC + "\nDogs are mammals.", "b") == (6, 0)  # same facts, new doc
-    assert store.count_facts() == 5
+    assert _counts(ingest_text(store, DOC, "a")) == ("new", 5, 5)
+    assert _counts(ingest_text(store, DOC, "a")) == ("unchanged", 5, 0)
+    # the same facts stated by another document are stored once, mentioned twice
+    assert _counts(ingest_text(store, DOC + "\nDogs are mammals.", "b")) == ("new", 6, 0)
+    assert store.count_facts() == 5 and store.count_documents() == 2
 
 
 def test_crash_mid_ingest_leaves_store_consistent(tmp_path):
@@ -97,7 +102,7 @@ def test_crash_mid_ingest_leaves_store_consistent(tmp_path):
     store = KBStore(db)
     assert store.count_facts() == 1 and store.count_documents() == 1
     assert HoloInference(store).ask("what is water").value == "wet"
-    assert ingest_text(store, DOC, "retry") == (5, 5)  # the document was not half-recorded
+    assert _counts(ingest_text(store, DOC, "retry")) == ("new", 5, 5)  # nothing half-recorded
 
 
 def test_bad_input_gives_clear_errors_and_loses_nothing(tmp_path):
@@ -141,3 +146,23 @@ def test_readers_rebuild_only_after_a_real_change(tmp_path):
     assert store.generation() == gen
     ingest_text(store, "Water is wet.", "doc2")
     assert store.generation() == gen + 1
+
+
+def test_concurrent_writers_creating_a_fresh_kb_lose_nothing(tmp_path):
+    db = tmp_path / "fresh" / "kb.sqlite"
+    script = textwrap.dedent(
+        f"""
+        import sys
+        from prismlm.memory.kb_store import KBStore
+        from prismlm.memory.ingest import ingest_text
+        w = int(sys.argv[1])
+        doc = "".join(f"key {{w}} {{i}}: value {{i}}\\n" for i in range(50))
+        ingest_text(KBStore({str(db)!r}, dim={DIM}), doc, f"writer-{{w}}")
+        """
+    )
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(w)]) for w in range(3)]
+    assert [p.wait(timeout=180) for p in procs] == [0] * 3
+    store = KBStore(db, create=False)
+    assert store.count_documents() == 3 and store.count_facts() == 150
+    assert store.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert [p.name for p in db.parent.iterdir() if p.name.endswith(".creating")] == []

@@ -2,6 +2,7 @@
 
 import importlib.util
 
+import numpy as np
 import pytest
 import torch
 
@@ -39,6 +40,23 @@ def test_text_encoder_is_deterministic_and_symbols_are_near_orthogonal():
     assert float(bag[0] @ bag[1]) > 0.3 * 2048 > abs(float(bag[0] @ bag[2]))
     with pytest.raises(ValueError, match="empty"):
         a.symbol("  ...  ")
+
+
+def test_packed_symbols_equal_the_packed_float_symbols():
+    enc = TextHashEncoder(1024)
+    texts = ["capital of france", "Город", "東京", "zürich"]
+    assert np.array_equal(enc.symbol_bits(texts), np.packbits(enc.symbol(texts).numpy() > 0, axis=1))
+    assert enc.symbol_bits(texts).shape == (4, 1024 // 8)
+
+
+def test_text_encoder_keeps_words_of_every_script():
+    enc = TextHashEncoder(2048)
+    x = enc.symbol(["Zürich", "ZÜRICH", "Zrich", "Ｚüｒｉｃｈ"])
+    assert torch.equal(x[0], x[1]) and torch.equal(x[0], x[3])  # casefold, NFKC
+    assert abs(float(x[0] @ x[2]) / 2048) < 0.1  # the umlaut is not dropped
+    assert enc.name == "text-hash-v2(dim=2048,seed=0)"
+    with pytest.raises(ValueError, match="multiple of 8"):
+        TextHashEncoder(12)
 
 
 def test_trainable_key_value_encoder_is_bipolar_with_gradients():

@@ -1,10 +1,14 @@
 """`prismlm kb ...`: a holographic knowledge base in one SQLite file.
 
+    prismlm kb init --dim 8192               # create the KB (or: kb ingest --create ...)
     prismlm kb ingest notes.txt more.md      # extract facts, store them (one transaction per file)
     prismlm kb ask "What is the capital of France?"
     prismlm kb stats
+    prismlm kb remove notes.txt              # forget a document and the facts only it stated
 
-The store path comes from --db, else $PRISMLM_KB, else ~/.cache/prismlm/kb.sqlite.
+The store path comes from --db, else $PRISMLM_KB, else ~/.cache/prismlm/kb.sqlite. Only `init`
+and `ingest --create` / `ingest --dim N` create a KB; everything else on a missing path is an
+error (a mistyped --db never makes an empty KB). Errors print one line and exit with code 2.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ kb_app = typer.Typer(no_args_is_help=True, help="Holographic knowledge base (fac
 app.add_typer(kb_app, name="kb")
 
 DEFAULT_DB = Path("~/.cache/prismlm/kb.sqlite")
+_DB_HELP = "KB file (default $PRISMLM_KB or ~/.cache/prismlm/kb.sqlite)"
 
 
 def _db_path(db: Path | None) -> Path:
@@ -30,15 +35,22 @@ def _db_path(db: Path | None) -> Path:
     return Path(env).expanduser() if env else DEFAULT_DB.expanduser()
 
 
-def _open(db: Path | None, dim: int | None = None):
+def _fail(err: Exception | str) -> typer.Exit:
+    typer.echo(f"error: {err}", err=True)
+    return typer.Exit(2)
+
+
+def _open(db: Path | None, dim: int | None = None, create: bool = False):
     from ..memory.kb_store import KBCorruptError, KBStore
 
     path = _db_path(db)
     try:
-        return KBStore(path, dim=dim)
+        return KBStore(path, dim=dim, create=create)
+    except FileNotFoundError as err:
+        hint = f"; create it with `prismlm kb init --db {path}` or `kb ingest --create`"
+        raise _fail(f"{err}{hint}") from err
     except (KBCorruptError, ValueError) as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(2) from err
+        raise _fail(err) from err
 
 
 def _single_thread() -> None:
@@ -47,31 +59,61 @@ def _single_thread() -> None:
     torch.set_num_threads(1)  # small tensor ops: one thread is faster on a shared CPU
 
 
+@kb_app.command("init")
+def kb_init(
+    db: Path | None = typer.Option(None, help=_DB_HELP),
+    dim: int = typer.Option(8192, help="vector dimension (a positive multiple of 8)"),
+) -> None:
+    """Create an empty KB; an existing path is an error (nothing is overwritten)."""
+    path = _db_path(db)
+    if path.exists():
+        raise _fail(f"{path} already exists")
+    typer.echo(f"created {_open(db, dim, create=True).path} (dim {dim})")
+
+
 @kb_app.command("ingest")
 def kb_ingest(
-    files: list[Path] = typer.Argument(..., help="text files to ingest"),
-    db: Path | None = typer.Option(None, help="KB file (default $PRISMLM_KB or ~/.cache/prismlm/kb.sqlite)"),
-    dim: int | None = typer.Option(None, help="vector dimension when creating a new KB (default 8192)"),
+    files: list[Path] = typer.Argument(..., help="UTF-8 text files to ingest"),
+    db: Path | None = typer.Option(None, help=_DB_HELP),
+    create: bool = typer.Option(False, "--create", help="create the KB if it does not exist"),
+    dim: int | None = typer.Option(
+        None, help="dimension of a KB created here (implies --create); must match an existing KB"
+    ),
+    as_json: bool = typer.Option(False, "--json", help="print the per-file reports as JSON"),
 ) -> None:
-    """Extract facts from FILES and store them; re-ingesting a file adds nothing new."""
-    from ..memory.ingest import ingest_files
+    """Extract facts from FILES and store them. Re-ingesting an unchanged file adds nothing; an
+    edited file's facts are replaced. Skipped lines and conflicting facts are reported."""
+    from ..memory.ingest import SKIP_REASONS, ingest_files
 
     _single_thread()
-    store = _open(db, dim)
+    store = _open(db, dim, create=create or dim is not None)
     try:
         reports = ingest_files(store, files)
     except (FileNotFoundError, ValueError) as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(2) from err
-    for r in reports:
-        typer.echo(f"{r['file']}: {r['facts_found']} facts found, {r['facts_new']} new")
+        raise _fail(err) from err
+    if as_json:
+        typer.echo(json.dumps([r.to_dict() for r in reports], indent=2, ensure_ascii=False))
+        return
+    for r, f in zip(reports, files, strict=True):
+        typer.echo(
+            f"{f}: {r.status}, {r.facts_found} facts found, {r.facts_new} new, {r.facts_removed} removed"
+        )
+        for reason, n in r.skipped.items():
+            lines = [str(x["line"]) for x in r.skipped_examples if x["reason"] == reason]
+            typer.echo(f"  skipped {n}: {SKIP_REASONS[reason]} (lines {', '.join(lines)}...)", err=True)
+        for c in r.conflicts:
+            typer.echo(
+                f"  conflict: '{c['key']}' is '{c['value']}' here but '{c['other_value']}' in "
+                f"{c['other_source']}",
+                err=True,
+            )
     typer.echo(f"{store.count_facts()} facts in {store.path}")
 
 
 @kb_app.command("ask")
 def kb_ask(
     question: str = typer.Argument(..., help="a question or a key, e.g. 'What is the capital of France?'"),
-    db: Path | None = typer.Option(None, help="KB file"),
+    db: Path | None = typer.Option(None, help=_DB_HELP),
     as_json: bool = typer.Option(False, "--json", help="print the full answer record as JSON"),
 ) -> None:
     """Answer QUESTION from the holographic tapes (no model, no training)."""
@@ -83,10 +125,9 @@ def kb_ask(
     try:
         ans = HoloInference(store).ask(question)
     except (KBCorruptError, ValueError) as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(2) from err
+        raise _fail(err) from err
     if as_json:
-        typer.echo(json.dumps(ans.to_dict(), indent=2))
+        typer.echo(json.dumps(ans.to_dict(), indent=2, ensure_ascii=False))
     elif ans.value is None:
         typer.echo(f"no answer ({ans.matched_by})")
     else:
@@ -96,12 +137,40 @@ def kb_ask(
             f'{ans.strength:.2f}; from {ans.source}: "{ans.sentence}"',
             err=True,
         )
+        for c in ans.conflicts:
+            typer.echo(f"  also stored: '{c['value']}' (from {c['source']})", err=True)
 
 
 @kb_app.command("stats")
-def kb_stats(db: Path | None = typer.Option(None, help="KB file")) -> None:
-    """Documents, facts, shards (tapes) in use and their load."""
+def kb_stats(db: Path | None = typer.Option(None, help=_DB_HELP)) -> None:
+    """Documents, facts, shards (tapes) in use and their load; damaged rows are named."""
     from ..memory.inference import HoloInference
+    from ..memory.kb_store import KBCorruptError
 
     _single_thread()
-    typer.echo(json.dumps(HoloInference(_open(db)).stats(), indent=2))
+    store = _open(db)
+    try:
+        damaged = store.damaged_facts()
+        report = store.stats() if damaged else HoloInference(store).stats()
+    except KBCorruptError as err:
+        raise _fail(err) from err
+    if damaged:
+        report["damaged_facts"] = damaged
+    typer.echo(json.dumps(report, indent=2, ensure_ascii=False))
+    if damaged:
+        raise _fail(f"{len(damaged)} fact(s) failed their checksum: ids {damaged[:10]}")
+
+
+@kb_app.command("remove")
+def kb_remove(
+    files: list[Path] = typer.Argument(..., help="documents to forget (as given to ingest)"),
+    db: Path | None = typer.Option(None, help=_DB_HELP),
+) -> None:
+    """Forget documents and the facts no other document states."""
+    store = _open(db)
+    for f in files:
+        try:
+            n = store.remove_document(str(f.resolve()))
+        except KeyError as err:
+            raise _fail(f"{f} is not in {store.path}") from err
+        typer.echo(f"{f}: removed, {n} facts forgotten")

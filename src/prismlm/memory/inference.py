@@ -8,13 +8,16 @@ The tapes are rebuilt from the store's vectors (`refresh` re-reads whenever anot
 committed since). Asking maps the question to a key (`ingest.question_to_key`); when that exact
 key is stored, the key's symbol is routed to its shard and unbound there — the answer is whatever
 the tape's cleanup returns, with its cosine and provenance. When it is not stored, the closest
-stored keys by word overlap are tried instead and the answer says so (`matched_by`).
+stored keys by word overlap are tried instead and the answer says so (`matched_by`). When the
+store holds other values for the answered key (another document disagrees, or the key is
+multi-valued), they are listed in `Answer.conflicts` with their sources, never hidden.
+All reads go through `KBStore`'s typed readers.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import torch
 
@@ -29,7 +32,8 @@ __all__ = ["Answer", "HoloInference"]
 @dataclass
 class Answer:
     """A retrieved fact. score: cosine between the unbound vector and the answer's value;
-    strength: score·√(shard load) (≈ 1 for a clean hit, ≈ 0 for noise)."""
+    strength: score·√(shard load) (≈ 1 for a clean hit, ≈ 0 for noise); conflicts: the other
+    values stored for the same key, [{fact_id, value, source}]."""
 
     question: str
     key: str
@@ -41,6 +45,7 @@ class Answer:
     shard: int | None = None
     source: str | None = None
     sentence: str | None = None
+    conflicts: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -87,9 +92,14 @@ class HoloInference:
         shard = int(r % self.memory.n_shards)
         load = len(self.memory.shards[shard])
         rec = self.store.get_fact(fid)
+        others = [
+            {"fact_id": o.id, "value": o.value_text, "source": o.source}
+            for o in self.store.facts_for_key(rec.key_norm)
+            if o.id != fid
+        ]
         return Answer(
             question, key, rec.value_text, fid, score, score * math.sqrt(max(load, 1)),
-            matched_by, shard, rec.source, rec.sentence,
+            matched_by, shard, rec.source, rec.sentence, others,
         )  # fmt: skip
 
     def similar_keys(self, key: str, k: int = 3) -> list[tuple[str, float]]:
@@ -152,10 +162,7 @@ class HoloInference:
         """In-context use without training: the initial tape H_0 [D] of a `HoloHead` holding
         the stored facts, bound with the head's own encoders. embed(texts) -> [N, d_model]
         maps key and value texts into the model's space (e.g. mean token embedding)."""
-        rows = self.store.conn.execute(
-            "SELECT key_norm, value_text FROM facts ORDER BY id"
-            + ("" if limit is None else f" LIMIT {int(limit)}")
-        ).fetchall()
+        rows = self.store.key_values(limit)
         if not rows:
             return torch.zeros(head.config.dim)
         keys, values = zip(*rows, strict=True)

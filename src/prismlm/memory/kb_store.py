@@ -1,101 +1,57 @@
 """Persistent knowledge-base store: facts, their bipolar vectors and provenance in SQLite.
 
 One file, WAL journal, safe across processes (SQLite's own locking; writers take the write lock
-up front with BEGIN IMMEDIATE and wait up to `timeout` seconds for it). A document is ingested
-in ONE transaction: a crash part-way leaves no trace of it, and re-ingesting the same text (same
-SHA-256) is a no-op; a fact already stored (same normalised key and value) is never duplicated.
+up front with BEGIN IMMEDIATE and wait up to `timeout` seconds for it). The tables and the row
+format are in `kb_schema`.
 
-Tables
-    meta(key, value)            schema version, dim, encoder, write generation
-    documents(id, sha256 UNIQUE, source, n_chars, n_facts, ingested_at)
-    facts(id, doc_id, key_text, value_text, key_norm, fact_hash UNIQUE, chunk, char_start,
-          char_end, sentence, key_vec, value_vec, crc, created_at)
-Vectors are bit-packed ({-1, +1}^d -> d/8 bytes); `crc` (CRC-32 over texts and vectors) lets a
-reader detect a damaged row and name it instead of answering from it.
+Creating is explicit and atomic: `KBStore(path, create=False)` on a missing path raises
+FileNotFoundError and touches nothing; with `create=True` (`kb_schema.create_kb_file`) a failed
+or concurrent creation never leaves a half-made KB.
+
+A document is identified by its `source` and ingested in ONE transaction: a crash part-way leaves
+no trace of it; re-ingesting the same source with the same SHA-256 is a no-op; with a different
+SHA-256 its facts are REPLACED (the old mentions go, facts no document mentions any more are
+deleted). A fact (same normalised key and value) is stored once however many documents state it;
+`mentions` records each (document, span) that states it. `crc` lets a reader detect a damaged
+row and name it instead of answering from it.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sqlite3
 import time
-import zlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 
-__all__ = ["KBStore", "KBCorruptError", "FactRecord", "fact_hash"]
+from .encoders import TextHashEncoder
+from .kb_schema import (
+    DEFAULT_DIM,
+    FACT_SELECT,
+    SCHEMA_VERSION,
+    FactRecord,
+    KBCorruptError,
+    check_dim,
+    create_kb_file,
+    fact_hash,
+    pack_rows,
+    row_crc,
+    unpack_rows,
+)
 
-SCHEMA_VERSION = 1
+__all__ = ["KBStore", "KBCorruptError", "FactRecord", "fact_hash", "DEFAULT_DIM", "MAX_REPORTED"]
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS documents (
-    id INTEGER PRIMARY KEY, sha256 TEXT UNIQUE NOT NULL, source TEXT NOT NULL,
-    n_chars INTEGER NOT NULL, n_facts INTEGER NOT NULL, ingested_at REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS facts (
-    id INTEGER PRIMARY KEY, doc_id INTEGER REFERENCES documents(id) ON DELETE CASCADE,
-    key_text TEXT NOT NULL, value_text TEXT NOT NULL, key_norm TEXT NOT NULL,
-    fact_hash TEXT UNIQUE NOT NULL, chunk INTEGER, char_start INTEGER, char_end INTEGER,
-    sentence TEXT, key_vec BLOB NOT NULL, value_vec BLOB NOT NULL, crc INTEGER NOT NULL,
-    created_at REAL NOT NULL);
-CREATE INDEX IF NOT EXISTS facts_key_norm ON facts(key_norm);
-"""
-
-
-class KBCorruptError(RuntimeError):
-    """The store file is not a readable prismlm knowledge base (or a row failed its checksum)."""
-
-
-@dataclass
-class FactRecord:
-    """One stored fact with its provenance (vectors are not loaded here)."""
-
-    id: int
-    key_text: str
-    value_text: str
-    key_norm: str
-    source: str | None
-    chunk: int | None
-    char_start: int | None
-    char_end: int | None
-    sentence: str | None
-
-
-def fact_hash(key_norm: str, value_norm: str) -> str:
-    """Identity of a fact: SHA-256 of its normalised key and value."""
-    return hashlib.sha256(f"{key_norm}\x1f{value_norm}".encode()).hexdigest()
-
-
-def _crc(key_text: str, value_text: str, key_vec: bytes, value_vec: bytes) -> int:
-    c = zlib.crc32(key_text.encode())
-    c = zlib.crc32(value_text.encode(), c)
-    c = zlib.crc32(key_vec, c)
-    return zlib.crc32(value_vec, c)
-
-
-def _pack_rows(x: torch.Tensor) -> list[bytes]:
-    bits = np.packbits((x.numpy() >= 0).astype(np.uint8), axis=1)
-    return [row.tobytes() for row in bits]
-
-
-def _unpack_rows(blobs: list[bytes], dim: int) -> torch.Tensor:
-    if not blobs:
-        return torch.empty(0, dim, dtype=torch.int8)
-    packed = np.frombuffer(b"".join(blobs), dtype=np.uint8).reshape(len(blobs), dim // 8)
-    bits = np.unpackbits(packed, axis=1).astype(np.int8)
-    return torch.from_numpy(bits * 2 - 1)
+MAX_REPORTED = 20  # conflicts listed per document, facts per key in an answer
 
 
 class KBStore:
-    """SQLite-backed fact store. `KBStore(path, dim=8192, encoder="text-hash-v1(...)")`.
+    """SQLite-backed fact store: `KBStore(path, dim=None, encoder=None, timeout=30, create=True)`.
 
-    Opening an existing store checks that it is a prismlm KB (else KBCorruptError) and that
-    `dim`/`encoder`, when given, match what it was created with (else ValueError).
+    A missing `path` is created (dim defaults to DEFAULT_DIM) only when `create` is true, else
+    FileNotFoundError. Opening an existing store checks that it is a prismlm KB (else
+    KBCorruptError, file untouched) and that `dim`/`encoder`, when given, match (else ValueError).
     """
 
     def __init__(
@@ -104,57 +60,58 @@ class KBStore:
         dim: int | None = None,
         encoder: str | None = None,
         timeout: float = 30.0,
+        create: bool = True,
     ) -> None:
         self.path = Path(path).expanduser()
-        existed = self.path.exists() and self.path.stat().st_size > 0
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if dim is not None:
+            check_dim(dim)  # before anything touches the disk
+        if not self.path.exists():
+            if not create:
+                raise FileNotFoundError(f"no knowledge base at {self.path}")
+            create_kb_file(
+                self.path, dim or DEFAULT_DIM, encoder or TextHashEncoder.name_for(dim or DEFAULT_DIM)
+            )
+        elif not self.path.is_file():
+            raise KBCorruptError(f"{self.path} is not a file, so not a knowledge base")
+        elif self.path.stat().st_size == 0:
+            raise KBCorruptError(f"{self.path} is an empty file, not a knowledge base; left untouched")
         try:
             self.conn = sqlite3.connect(str(self.path), timeout=timeout, isolation_level=None)
+        except sqlite3.DatabaseError as err:
+            raise KBCorruptError(f"{self.path} is not a readable knowledge base ({err})") from err
+        try:
+            self._open(dim, encoder)
+        except BaseException:
+            self.conn.close()
+            raise
+
+    # ----------------------------------------------------------------------------- set-up
+    def _open(self, dim: int | None, encoder: str | None) -> None:
+        try:
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=NORMAL")
             self.conn.execute("PRAGMA foreign_keys=ON")
-            if existed:
-                ok = self.conn.execute("PRAGMA quick_check").fetchone()[0]
-                if ok != "ok":
-                    raise KBCorruptError(f"{self.path}: SQLite integrity check failed: {ok}")
+            ok = self.conn.execute("PRAGMA quick_check").fetchone()[0]
+            if ok != "ok":
+                raise KBCorruptError(f"{self.path}: SQLite integrity check failed: {ok}")
+            tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master")}
+            if "meta" not in tables:
+                raise KBCorruptError(f"{self.path} is an SQLite file but not a prismlm knowledge base")
+            meta = dict(self.conn.execute("SELECT key, value FROM meta"))
         except sqlite3.DatabaseError as err:
             raise KBCorruptError(
                 f"{self.path} is not a readable knowledge base ({err}); it was left untouched"
             ) from err
-        self._init_meta(existed, dim, encoder)
-
-    # ----------------------------------------------------------------------------- set-up
-    def _init_meta(self, existed: bool, dim: int | None, encoder: str | None) -> None:
-        try:
-            tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master")}
-        except sqlite3.DatabaseError as err:
-            raise KBCorruptError(f"{self.path}: cannot read the schema ({err})") from err
-        if existed and "meta" not in tables:
-            raise KBCorruptError(f"{self.path} is an SQLite file but not a prismlm knowledge base")
-        if "meta" not in tables:
-            if dim is None:
-                dim = 8192
-            if dim < 8 or dim % 8:
-                raise ValueError(f"dim must be a positive multiple of 8, got {dim}")
-            with self._write():
-                for stmt in _SCHEMA.split(";"):
-                    if stmt.strip():
-                        self.conn.execute(stmt)
-                meta = {
-                    "schema_version": str(SCHEMA_VERSION),
-                    "dim": str(dim),
-                    "encoder": encoder or f"text-hash-v1(dim={dim},seed=0)",
-                    "generation": "0",
-                }
-                self.conn.executemany("INSERT OR IGNORE INTO meta VALUES (?, ?)", meta.items())
-        meta = dict(self.conn.execute("SELECT key, value FROM meta"))
         for k in ("schema_version", "dim", "encoder", "generation"):
             if k not in meta:
                 raise KBCorruptError(f"{self.path}: meta table lacks {k!r}")
-        if int(meta["schema_version"]) != SCHEMA_VERSION:
+        if meta["schema_version"] != str(SCHEMA_VERSION):
             raise KBCorruptError(
-                f"{self.path}: schema version {meta['schema_version']}, expected {SCHEMA_VERSION}"
+                f"{self.path} has schema version {meta['schema_version']}; this prismlm reads "
+                f"version {SCHEMA_VERSION}: ingest its documents into a new KB"
             )
+        if not meta["dim"].isdigit():
+            raise KBCorruptError(f"{self.path}: meta dim is {meta['dim']!r}, not a number")
         self.dim = int(meta["dim"])
         self.encoder = meta["encoder"]
         if dim is not None and dim != self.dim:
@@ -198,68 +155,131 @@ class KBStore:
     def add_document(
         self,
         source: str,
-        text: str,
+        sha256: str,
+        n_bytes: int,
         facts: Iterable[dict],
         on_fact: Callable[[int], None] | None = None,
-    ) -> tuple[int, int]:
-        """Store a document and its facts in one transaction; returns (doc_id, n_new_facts).
+    ) -> dict:
+        """Store (or replace) the document `source` and its facts in one transaction.
 
-        facts: dicts with key_text, value_text, key_norm, value_norm, key_vec [d], value_vec [d]
-        (bipolar tensors) and optional chunk, char_start, char_end, sentence. A document whose
-        SHA-256 is already stored is skipped (n_new_facts = 0). on_fact(i) is called after the
-        i-th insert (a hook for progress and for crash tests).
+        facts: dicts with key_text, value_text, key_norm, value_norm and either key_bits /
+        value_bits (packed, d/8 bytes) or key_vec / value_vec ([d] bipolar tensors), plus
+        optional chunk, line, char_start, char_end, sentence. `facts` is consumed inside the
+        transaction, so it may be a lazy stream (the write lock is held while it runs; other
+        writers wait up to `timeout`); it is not consumed at all when the source is stored with
+        the same sha256. on_fact(i) is called after the i-th insert (progress and
+        crash tests). Returns {"doc_id", "status": "new"|"replaced"|"unchanged", "n_facts",
+        "n_new", "n_removed", "conflicts": [{key, value, other_value, other_source}]}.
         """
-        sha = hashlib.sha256(text.encode()).hexdigest()
         now = time.time()
         with self._write() as c:
-            row = c.execute("SELECT id FROM documents WHERE sha256 = ?", (sha,)).fetchone()
-            if row is not None:
-                return int(row[0]), 0
-            doc_id = c.execute(
-                "INSERT INTO documents (sha256, source, n_chars, n_facts, ingested_at) "
-                "VALUES (?, ?, ?, 0, ?)",
-                (sha, source, len(text), now),
-            ).lastrowid
-            n_new = 0
+            row = c.execute(
+                "SELECT id, sha256, n_facts FROM documents WHERE source = ?", (source,)
+            ).fetchone()
+            if row is not None and row[1] == sha256:
+                return {"doc_id": row[0], "status": "unchanged", "n_facts": row[2], "n_new": 0,
+                        "n_removed": 0, "conflicts": []}  # fmt: skip
+            if row is None:
+                status, old = "new", []
+                doc_id = c.execute(
+                    "INSERT INTO documents (source, sha256, n_bytes, n_facts, ingested_at) "
+                    "VALUES (?, ?, ?, 0, ?)",
+                    (source, sha256, n_bytes, now),
+                ).lastrowid
+            else:
+                status, doc_id = "replaced", row[0]
+                old = [r[0] for r in c.execute("SELECT fact_id FROM mentions WHERE doc_id = ?", (doc_id,))]
+                c.execute("DELETE FROM mentions WHERE doc_id = ?", (doc_id,))
+            n_found = n_new = 0
             for i, f in enumerate(facts):
-                n_new += self._insert_fact(c, doc_id, f, now)
+                fid, new = self._insert_fact(c, f, now, pinned=False)
+                c.execute(
+                    "INSERT INTO mentions (fact_id, doc_id, chunk, line, char_start, char_end, "
+                    "sentence) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (fid, doc_id, f.get("chunk"), f.get("line"), f.get("char_start"),
+                     f.get("char_end"), f.get("sentence")),
+                )  # fmt: skip
+                n_found, n_new = n_found + 1, n_new + new
                 if on_fact is not None:
                     on_fact(i)
-            c.execute("UPDATE documents SET n_facts = ? WHERE id = ?", (n_new, doc_id))
-        return int(doc_id), n_new
+            n_removed = self._drop_orphans(c, old)
+            c.execute(
+                "UPDATE documents SET sha256 = ?, n_bytes = ?, n_facts = ?, ingested_at = ? WHERE id = ?",
+                (sha256, n_bytes, n_found, now, doc_id),
+            )
+            conflicts = self._conflicts(c, doc_id)
+        return {"doc_id": int(doc_id), "status": status, "n_facts": n_found, "n_new": n_new,
+                "n_removed": n_removed, "conflicts": conflicts}  # fmt: skip
 
-    def _insert_fact(self, c: sqlite3.Connection, doc_id: int | None, f: dict, now: float) -> int:
-        kv, vv = f["key_vec"], f["value_vec"]
-        if kv.shape[-1] != self.dim or vv.shape[-1] != self.dim:
-            raise ValueError(f"fact vectors have dimension {kv.shape[-1]}, the KB has {self.dim}")
-        kb, vb = _pack_rows(kv.reshape(1, -1))[0], _pack_rows(vv.reshape(1, -1))[0]
+    def _insert_fact(self, c: sqlite3.Connection, f: dict, now: float, pinned: bool) -> tuple[int, int]:
+        """Insert a fact unless stored; returns (fact id, 1 if new else 0)."""
+        if "key_bits" in f:
+            kb, vb = bytes(f["key_bits"]), bytes(f["value_bits"])
+        else:
+            kb, vb = pack_rows(f["key_vec"].reshape(1, -1))[0], pack_rows(f["value_vec"].reshape(1, -1))[0]
+        if len(kb) * 8 != self.dim or len(vb) * 8 != self.dim:
+            raise ValueError(f"fact vectors have dimension {len(kb) * 8}, the KB has {self.dim}")
+        texts = (f["key_text"], f["value_text"], f["key_norm"], f["value_norm"])
+        h = fact_hash(f["key_norm"], f["value_norm"])
         cur = c.execute(
-            "INSERT OR IGNORE INTO facts (doc_id, key_text, value_text, key_norm, fact_hash, "
-            "chunk, char_start, char_end, sentence, key_vec, value_vec, crc, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                doc_id,
-                f["key_text"],
-                f["value_text"],
-                f["key_norm"],
-                fact_hash(f["key_norm"], f["value_norm"]),
-                f.get("chunk"),
-                f.get("char_start"),
-                f.get("char_end"),
-                f.get("sentence"),
-                kb,
-                vb,
-                _crc(f["key_text"], f["value_text"], kb, vb),
-                now,
-            ),
+            "INSERT OR IGNORE INTO facts (key_text, value_text, key_norm, value_norm, fact_hash, "
+            "pinned, key_vec, value_vec, crc, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (*texts, h, int(pinned), kb, vb, row_crc(texts, kb, vb), now),
         )
-        return cur.rowcount
+        if cur.rowcount:
+            return int(cur.lastrowid), 1
+        fid = c.execute("SELECT id FROM facts WHERE fact_hash = ?", (h,)).fetchone()[0]
+        if pinned:
+            c.execute("UPDATE facts SET pinned = 1 WHERE id = ?", (fid,))
+        return int(fid), 0
+
+    @staticmethod
+    def _drop_orphans(c: sqlite3.Connection, fact_ids: list[int]) -> int:
+        """Delete those of `fact_ids` that no document mentions and nobody pinned."""
+        removed = 0
+        for s in range(0, len(fact_ids), 500):  # stay under SQLite's bound-variable limit
+            part = fact_ids[s : s + 500]
+            removed += c.execute(
+                f"DELETE FROM facts WHERE id IN ({','.join('?' * len(part))}) AND pinned = 0 "
+                "AND NOT EXISTS (SELECT 1 FROM mentions m WHERE m.fact_id = facts.id)",
+                part,
+            ).rowcount
+        return removed
+
+    @staticmethod
+    def _conflicts(c: sqlite3.Connection, doc_id: int) -> list[dict]:
+        """Facts of this document whose key another document gives a different value
+        (first MAX_REPORTED)."""
+        rows = c.execute(
+            "SELECT DISTINCT f.key_text, f.value_text, g.value_text, d.source "
+            "FROM mentions m JOIN facts f ON f.id = m.fact_id "
+            "JOIN facts g ON g.key_norm = f.key_norm AND g.id <> f.id "
+            "JOIN mentions mg ON mg.fact_id = g.id AND mg.doc_id <> m.doc_id "
+            "JOIN documents d ON d.id = mg.doc_id "
+            "WHERE m.doc_id = ? AND NOT EXISTS "
+            "(SELECT 1 FROM mentions x WHERE x.fact_id = g.id AND x.doc_id = m.doc_id) LIMIT ?",
+            (doc_id, MAX_REPORTED),
+        ).fetchall()
+        keys = ("key", "value", "other_value", "other_source")
+        return [dict(zip(keys, r, strict=True)) for r in rows]
 
     def add_facts(self, facts: Iterable[dict], source: str = "direct") -> int:
-        """Store facts without a document (one transaction); returns how many were new."""
+        """Store facts without a document (one transaction; they stay until delete_fact);
+        returns how many were new."""
         now = time.time()
         with self._write() as c:
-            return sum(self._insert_fact(c, None, f, now) for f in facts)
+            return sum(self._insert_fact(c, f, now, pinned=True)[1] for f in facts)
+
+    def remove_document(self, source: str) -> int:
+        """Forget a document and the facts only it stated; returns how many facts went.
+        Unknown source -> KeyError (nothing changes)."""
+        with self._write() as c:
+            row = c.execute("SELECT id FROM documents WHERE source = ?", (source,)).fetchone()
+            if row is None:
+                raise KeyError(f"no document with source {source!r}")
+            old = [r[0] for r in c.execute("SELECT fact_id FROM mentions WHERE doc_id = ?", row)]
+            c.execute("DELETE FROM documents WHERE id = ?", row)  # cascades to its mentions
+            return self._drop_orphans(c, old)
 
     def delete_fact(self, fact_id: int) -> None:
         """Remove one fact; unknown id -> KeyError (nothing changes)."""
@@ -280,15 +300,16 @@ class KBStore:
 
     def get_fact(self, fact_id: int) -> FactRecord:
         """One fact with provenance; unknown id -> KeyError."""
-        row = self.conn.execute(
-            "SELECT f.id, f.key_text, f.value_text, f.key_norm, d.source, f.chunk, "
-            "f.char_start, f.char_end, f.sentence FROM facts f "
-            "LEFT JOIN documents d ON d.id = f.doc_id WHERE f.id = ?",
-            (int(fact_id),),
-        ).fetchone()
+        row = self.conn.execute(FACT_SELECT + "WHERE f.id = ?", (int(fact_id),)).fetchone()
         if row is None:
             raise KeyError(f"unknown fact id {fact_id}")
         return FactRecord(*row)
+
+    def facts_for_key(self, key_norm: str, limit: int = MAX_REPORTED) -> list[FactRecord]:
+        """Up to `limit` stored facts with this normalised key (several values = a conflict or a
+        multi-valued key), oldest first."""
+        q = FACT_SELECT + "WHERE f.key_norm = ? ORDER BY f.id LIMIT ?"
+        return [FactRecord(*r) for r in self.conn.execute(q, (key_norm, int(limit)))]
 
     def has_key(self, key_norm: str) -> bool:
         q = "SELECT 1 FROM facts WHERE key_norm = ? LIMIT 1"
@@ -297,6 +318,15 @@ class KBStore:
     def key_norms(self) -> list[tuple[int, str]]:
         return list(self.conn.execute("SELECT id, key_norm FROM facts ORDER BY id"))
 
+    def key_values(self, limit: int | None = None) -> list[tuple[str, str]]:
+        """(key_norm, value_text) of the first `limit` facts (all when None), oldest first."""
+        q = "SELECT key_norm, value_text FROM facts ORDER BY id LIMIT ?"
+        return list(self.conn.execute(q, (-1 if limit is None else int(limit),)))
+
+    def value_texts(self) -> dict[int, str]:
+        """{fact id: value text} for every fact."""
+        return dict(self.conn.execute("SELECT id, value_text FROM facts"))
+
     def load_vectors(self) -> dict:
         """All facts' vectors for rebuilding tapes, checksums verified.
 
@@ -304,36 +334,54 @@ class KBStore:
         "key_norms": list[str]}; a row failing its CRC -> KBCorruptError naming the fact.
         """
         ids, kbs, vbs, norms = [], [], [], []
-        try:
-            rows = self.conn.execute(
-                "SELECT id, key_text, value_text, key_norm, key_vec, value_vec, crc FROM facts ORDER BY id"
-            )
-            for fid, kt, vt, kn, kb, vb, crc in rows:
-                if len(kb) * 8 != self.dim or len(vb) * 8 != self.dim or _crc(kt, vt, kb, vb) != crc:
-                    raise KBCorruptError(f"{self.path}: fact {fid} failed its checksum")
-                ids.append(fid)
-                kbs.append(kb)
-                vbs.append(vb)
-                norms.append(kn)
-        except sqlite3.DatabaseError as err:
-            raise KBCorruptError(f"{self.path}: cannot read facts ({err})") from err
+        for fid, kn, kb, vb, ok in self._checked_rows():
+            if not ok:
+                raise KBCorruptError(f"{self.path}: fact {fid} failed its checksum")
+            ids.append(fid)
+            kbs.append(kb)
+            vbs.append(vb)
+            norms.append(kn)
         return {
             "ids": torch.tensor(ids, dtype=torch.int64),
-            "keys": _unpack_rows(kbs, self.dim),
-            "values": _unpack_rows(vbs, self.dim),
+            "keys": unpack_rows(kbs, self.dim),
+            "values": unpack_rows(vbs, self.dim),
             "key_norms": norms,
         }
 
+    def damaged_facts(self) -> list[int]:
+        """Ids of the facts failing their checksum (empty for a sound store)."""
+        return [fid for fid, _, _, _, ok in self._checked_rows() if not ok]
+
+    def _checked_rows(self):
+        try:
+            rows = self.conn.execute(
+                "SELECT id, key_text, value_text, key_norm, value_norm, key_vec, value_vec, crc "
+                "FROM facts ORDER BY id"
+            )
+            for fid, kt, vt, kn, vn, kb, vb, crc in rows:
+                ok = (
+                    isinstance(kb, bytes) and isinstance(vb, bytes)
+                    and len(kb) * 8 == self.dim and len(vb) * 8 == self.dim
+                    and all(isinstance(t, str) for t in (kt, vt, kn, vn))
+                    and row_crc((kt, vt, kn, vn), kb, vb) == crc
+                )  # fmt: skip
+                yield fid, kn, kb, vb, ok
+        except sqlite3.DatabaseError as err:
+            raise KBCorruptError(f"{self.path}: cannot read facts ({err})") from err
+
     def stats(self) -> dict:
+        """Counts and sizes; reads no vectors, so it works on a store with damaged rows."""
         size = sum(p.stat().st_size for p in (self.path, Path(f"{self.path}-wal")) if p.exists())
+        one = lambda q: int(self.conn.execute(q).fetchone()[0])  # noqa: E731
         return {
             "path": str(self.path),
             "dim": self.dim,
             "encoder": self.encoder,
             "documents": self.count_documents(),
             "facts": self.count_facts(),
-            "distinct_keys": int(
-                self.conn.execute("SELECT COUNT(DISTINCT key_norm) FROM facts").fetchone()[0]
+            "distinct_keys": one("SELECT COUNT(DISTINCT key_norm) FROM facts"),
+            "multi_valued_keys": one(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM facts GROUP BY key_norm HAVING COUNT(*) > 1)"
             ),
             "bytes_on_disk": size,
             "generation": self.generation(),
