@@ -42,6 +42,7 @@ __all__ = [
     "neural_tape_specificity",
     "end_to_end_specificity",
     "n_facts_retrieval",
+    "trainable_parameter_counts",
     "pearson",
 ]
 
@@ -180,10 +181,15 @@ def measure_accuracy(dim: int, n: int, min_queries: int = 2000, seed: int = 0, a
 
 
 def measure_capacity(
-    dim: int, target: float = 0.99, min_queries: int = 2000, seed: int = 0, algebra: str = "map"
+    dim: int,
+    target: float = 0.99,
+    min_queries: int = 2000,
+    seed: int = 0,
+    algebra: str = "map",
+    curve: bool = True,
 ) -> dict:
-    """Largest N with measured accuracy ≥ target, plus an accuracy curve around it. The
-    Gaussian-model prediction is the MAP one (HRR is measured against it for comparison)."""
+    """Largest N with measured accuracy ≥ target, plus (curve=True) an accuracy curve around it.
+    The Gaussian-model prediction is the MAP one (HRR is measured against it for comparison)."""
     pred = predicted_capacity(dim, target)
     lo, hi = max(1, pred // 4), pred * 3
     acc = {}
@@ -200,7 +206,7 @@ def measure_capacity(
     while hi - lo > max(1, lo // 100):  # bisection to 1% resolution
         mid = (lo + hi) // 2
         lo, hi = (mid, hi) if a(mid) >= target else (lo, mid)
-    for f in (0.25, 0.5, 0.75, 1.25, 1.5, 2.0, 3.0):
+    for f in (0.25, 0.5, 0.75, 1.25, 1.5, 2.0, 3.0) if curve else ():
         a(max(2, int(pred * f)))
     theory = asymptotic_capacity(dim)
     return {
@@ -214,3 +220,21 @@ def measure_capacity(
         "measured_over_predicted": lo / pred,
         "curve": sorted((n, v, predicted_accuracy(dim, n)) for n, v in acc.items()),
     }
+
+
+def trainable_parameter_counts(config: PrismConfig | None = None) -> dict:
+    """Trainable parameters of PrismLM with the slot tape and with the holographic memory at
+    the same config (default `PrismConfig()`), and the holo memory path's own count."""
+    import dataclasses
+
+    config = config or PrismConfig()
+    counts = {}
+    for kind in ("tape", "holo"):
+        model = PrismLM(dataclasses.replace(config, memory_kind=kind))
+        counts[kind] = sum(p.numel() for p in model.parameters() if p.requires_grad)
+        if kind == "holo":
+            experts = [m for m in model.modules() if hasattr(m, "memory_path_parameters")]
+            counts["holo_memory_path"] = sum(p.numel() for m in experts for p in m.memory_path_parameters())
+    fields = ("d_model", "n_layers", "d_mem", "num_slots")
+    counts["config"] = ", ".join(f"{f}={getattr(config, f)}" for f in fields)
+    return counts
