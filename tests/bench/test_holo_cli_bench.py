@@ -1,12 +1,11 @@
-"""CLI, `reproduce holo` and `bench holo` end to end at smoke size (outputs under tmp_path)."""
+"""CLI `kb` and `bench holo` end to end at smoke size (outputs under tmp_path)."""
 
 import json
 
 from typer.testing import CliRunner
 
-from prismlm.bench.holo import measure_accuracy, run_holo_benchmark
+from prismlm.bench.holo import CAPACITY_TOLERANCE, measure_accuracy, run_holo_benchmark
 from prismlm.cli import app
-from prismlm.reproduce.holo import reproduce_holo
 
 
 def test_kb_cli_ingest_ask_stats(tmp_path):
@@ -26,22 +25,14 @@ def test_kb_cli_ingest_ask_stats(tmp_path):
     assert r.exit_code == 2 and "not a readable knowledge base" in r.output
 
 
-def test_reproduce_holo_quick_writes_report(tmp_path):
-    rec = reproduce_holo(tmp_path, quick=True)
-    rows = {r["claim"]: r for r in rec["rows"]}
-    assert rows["holo specificity (N=8, D=8192)"]["pass"]
-    assert rows["200 random facts retrieved (D=8192)"]["measured"] == 1.0
-    for ext in ("json", "md", "png"):
-        assert (tmp_path / f"reproduce_holo.{ext}").stat().st_size > 0
-
-
 def test_bench_holo_smoke(tmp_path):
     rec = run_holo_benchmark(tmp_path, dims=(256,), kb_facts=1500, kb_dim=512,
                              throughput_dim=512, quick=True)  # fmt: skip
     cap = rec["capacity"][0]
-    assert abs(cap["measured_over_predicted"] - 1) <= 0.3
+    assert abs(cap["measured_over_predicted"] - 1) <= CAPACITY_TOLERANCE  # the report's PASS rule
     assert rec["sharded_kb"]["accuracy"] >= 0.99 and rec["sharded_kb"]["n_shards"] > 1
-    assert (tmp_path / "bench_holo.png").exists()
+    for ext in ("json", "md", "png"):
+        assert (tmp_path / f"bench_holo.{ext}").stat().st_size > 0
 
 
 def test_accuracy_falls_past_capacity():

