@@ -277,23 +277,37 @@ def _state_constant(rec, s) -> Judgement:
     )
     constant = len({r["state_floats"] for r in rows}) == 1
     kv = [r["kv_floats"] for r in rows]
-    grows = all(a < b for a, b in zip(kv, kv[1:], strict=False))
-    if constant and grows:
-        return Judgement(measured, None, "reproduced", "state size equal at every n while the KV cache grows")
-    why = "state size varies with n" if not constant else "the KV cache does not grow with n"
-    return Judgement(measured, None, "refuted", why)
+    if not constant or not all(a < b for a, b in zip(kv, kv[1:], strict=False)):
+        why = "state size varies with n" if not constant else "the KV cache does not grow with n"
+        return Judgement(measured, None, "refuted", why)
+    if last["memory_ratio"] <= 1:
+        even = round(last["state_floats"] / (last["kv_floats"] / last["n"]))
+        why = f"constant state, but the KV cache outgrows it only from n ~ {even:,}, beyond these contexts"
+        return Judgement(measured, None, NOT_HERE, why)
+    why = "state size equal at every n while the KV cache outgrows it"
+    return Judgement(measured, None, "reproduced", why)
+
+
+def lasting_crossover(rows: Rows) -> int | None:
+    """The smallest n from which the Transformer is slower per step at every longer context too."""
+    cross = None
+    for r in reversed(rows):
+        if r["transformer_ms"] <= r["prizma_ms"]:
+            break
+        cross = r["n"]
+    return cross
 
 
 def _crossover(rec, s) -> Judgement:
     rows, head = _small(rec), rec["headline"]
-    cross, last = head["crossover"]["small"], rows[-1]
+    cross, last = lasting_crossover(rows), rows[-1]
     measured = (
-        f"crossover n={cross if cross is None else f'{cross:,}'}; {last['speedup']:.2f}x at "
+        f"crossover n={'none' if cross is None else f'{cross:,}'}; {last['speedup']:.2f}x at "
         f"n={last['n']:,}; Prizma ms/step max/min {head['prizma_max_over_min_ms']:.2f}"
     )
     sp = spread(last.get("prizma_ms_runs", []), "timed runs")
     if cross is not None:
-        why = f"Prizma's per-step time drops below the Transformer's from n = {cross:,} (seed: 32,768)"
+        why = f"Prizma's per-step time stays below the Transformer's from n = {cross:,} (seed: 32,768)"
         return Judgement(measured, sp, "reproduced", why)
     if last["n"] >= 2 * SEED_CROSSOVER_N:
         return Judgement(measured, sp, "refuted", f"no crossover up to n = {last['n']:,}")
@@ -304,6 +318,7 @@ def _crossover(rec, s) -> Judgement:
 def _lengen(rec, s) -> Judgement:
     q, tf = rec["rows"][0], rec["rows"][1]
     ratio = q["retention"] / tf["retention"] if tf["retention"] > 0 else math.inf
+    ratio = ratio if math.isfinite(q["retention"]) and math.isfinite(tf["retention"]) else math.nan
     measured = f"retention quad2 {q['retention']:.3f} vs TF {tf['retention']:.3f} ({ratio:.2f}x)"
     sp = spread(q.get("per_seed_retention", []))
     for r in (q, tf):

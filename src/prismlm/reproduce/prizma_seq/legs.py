@@ -48,6 +48,11 @@ def resolve(legs: list[str] | None, scale: str, seeds: list[int] | None) -> tupl
     return legs, seeds
 
 
+def _published(headline: dict[str, Any]) -> str:
+    # summaries written before the rename keep the published claim under "seed"
+    return headline["published"] if "published" in headline else headline["seed"]
+
+
 def reproduce(
     legs: list[str] | None = None,
     scale: str = "cpu",
@@ -67,9 +72,8 @@ def reproduce(
         done[leg] = LEGS[leg](scale, seeds, out, device, progress)
         summary[leg] = {"scale": scale, "seeds": seeds, **done[leg]["headline"]}
         atomic_write_json(summary_file, summary)
-    # summaries written before the rename keep the published claim under "seed"
     rows = [
-        {"leg": k, "scale": v["scale"], "measured": v["measured"], "published": v.get("published", v["seed"])}
+        {"leg": k, "scale": v["scale"], "measured": v["measured"], "published": _published(v)}
         for k, v in summary.items()
     ]
     text = "# Prizma-Seq: measured vs published (seed 000)\n\n" + markdown_table(rows)
