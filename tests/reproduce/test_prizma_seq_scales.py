@@ -19,3 +19,11 @@ def test_every_recall_leg_config_is_valid_at_every_scale(scale, leg):
 def test_every_scale_sizes_every_leg(scale):
     assert {"mqar", "induction", "selcopy", "charlm", "latency", "lengen"} <= set(SCALES[scale])
     assert len(DEFAULT_SEEDS[scale]) >= 2  # a t-interval needs two seeds
+
+
+@pytest.mark.parametrize("leg", ["mqar", "induction", "selcopy", "lengen"])
+def test_paper_recall_legs_train_with_the_one_gen_warm_recipe(leg):
+    from prismlm.train import TrainConfig, gen_warm
+
+    train = SCALES["paper"][leg]["train"]
+    assert TrainConfig(**train) == gen_warm(train["steps"], eval_batches=32)
