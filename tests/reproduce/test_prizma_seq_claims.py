@@ -5,15 +5,10 @@ import pytest
 from scipy import stats as sps
 
 from prismlm.reproduce.prizma_seq.charlm import MARGIN
-from prismlm.reproduce.prizma_seq.claims import (
-    CLAIMS,
-    JUDGES,
-    NOT_HERE,
-    RETENTION_BAR,
-    lasting_crossover,
-)
+from prismlm.reproduce.prizma_seq.claims import CLAIMS, JUDGES
 from prismlm.reproduce.prizma_seq.recall import CLAIM_BAR, RECALL_LEGS
 from prismlm.reproduce.prizma_seq.scales import SCALES
+from prismlm.reproduce.prizma_seq.verdicts import NOT_HERE, RETENTION_BAR, lasting_crossover
 
 SCALE = "cpu"
 
