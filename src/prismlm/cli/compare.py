@@ -1,4 +1,4 @@
-"""`prismlm compare`, `prismlm reproduce prizma-seq` and `prismlm train`: parse, then call bench."""
+"""`prismlm compare` and `prismlm train`: parse, then call the library."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from .apps import app, reproduce_app
+from .apps import app
 
 
 def _seeds(text: str | None) -> list[int] | None:
@@ -17,29 +17,6 @@ def _seeds(text: str | None) -> list[int] | None:
         return [int(s) for s in text.split(",") if s.strip()]
     except ValueError as err:
         raise typer.BadParameter(f"--seeds must be comma-separated integers, got {text!r}") from err
-
-
-@reproduce_app.command("prizma-seq")
-def reproduce_prizma_seq(
-    leg: list[str] = typer.Option(
-        [],
-        "--leg",
-        help="leg(s) to run: mqar, induction, selcopy, charlm, latency, ablation, lengen (default: all)",
-    ),
-    scale: str = typer.Option("cpu", help="smoke | cpu | paper"),
-    seeds: str = typer.Option(None, help="comma-separated seeds (default: per scale)"),
-    out: Path = typer.Option(Path("results/prizma_seq"), help="output folder"),
-    device: str = typer.Option("auto", help="auto | cpu | cuda[:N]"),
-    progress: bool = typer.Option(False, help="show a progress bar per training run"),
-) -> None:
-    """Re-measure seed 000's Prizma-Seq claims: JSON + markdown + PNG per leg, vs the seed."""
-    from ..reproduce.prizma_seq.legs import reproduce
-
-    legs = [x for item in leg for x in item.split(",") if x]
-    try:
-        reproduce(legs or None, scale, _seeds(seeds), out, device, progress)
-    except ValueError as err:
-        raise typer.BadParameter(str(err)) from err
 
 
 @app.command("compare")

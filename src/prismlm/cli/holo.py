@@ -1,4 +1,4 @@
-"""`prismlm reproduce holo` and `prismlm bench holo`."""
+"""`prismlm bench holo` (`prismlm reproduce holo` is in cli/reproduce.py)."""
 
 from __future__ import annotations
 
@@ -6,22 +6,7 @@ from pathlib import Path
 
 import typer
 
-from .apps import bench_app, reproduce_app
-
-
-@reproduce_app.command("holo")
-def reproduce_holo_cmd(
-    out: Path = typer.Option(Path("results/holo"), help="output folder"),
-    quick: bool = typer.Option(False, help="fewer trials, for a smoke run"),
-    seed: int = typer.Option(0, help="random seed"),
-) -> None:
-    """Seed 001: specificity +0.355 (holo) vs +0.006 (neural tape), 200 facts at 100%."""
-    import torch
-
-    from ..reproduce.holo import reproduce_holo
-
-    torch.set_num_threads(1)
-    reproduce_holo(out, quick=quick, seed=seed)
+from .apps import bench_app
 
 
 @bench_app.command("holo")
