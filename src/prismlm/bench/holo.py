@@ -103,7 +103,7 @@ def sharded_kb(n_facts: int = 100_000, dim: int = 2048, db: Path | None = None, 
         res = mem.query(data["keys"], routes)
         t_query = time.perf_counter() - t0
         # correct when the returned fact carries the asked key's value (values compared as text)
-        value_of = dict(store.conn.execute("SELECT id, value_text FROM facts"))
+        value_of = store.value_texts()
         expected = [value_of[int(i)] for i in data["ids"]]
         got = [value_of.get(int(i)) for i in res.fact_ids[:, 0]]
         acc = sum(e == g_ for e, g_ in zip(expected, got, strict=True)) / max(1, len(expected))

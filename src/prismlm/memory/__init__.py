@@ -5,7 +5,16 @@ from .capacity import asymptotic_capacity, predicted_accuracy, predicted_capacit
 from .encoders import SentenceEncoder, TextHashEncoder
 from .holo_tape import HoloTape, QueryResult
 from .inference import Answer, HoloInference
-from .ingest import chunk_text, extract_facts, ingest_files, ingest_text, question_to_key
+from .ingest import (
+    SKIP_REASONS,
+    IngestResult,
+    chunk_text,
+    extract_facts,
+    ingest_file,
+    ingest_files,
+    ingest_text,
+    question_to_key,
+)
 from .kb_store import KBCorruptError, KBStore
 from .sharded import ShardedHoloMemory
 
@@ -19,8 +28,11 @@ __all__ = [
     "QueryResult",
     "Answer",
     "HoloInference",
+    "SKIP_REASONS",
+    "IngestResult",
     "chunk_text",
     "extract_facts",
+    "ingest_file",
     "ingest_files",
     "ingest_text",
     "question_to_key",

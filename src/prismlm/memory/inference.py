@@ -159,7 +159,7 @@ class HoloInference:
 
     @torch.no_grad()
     def head_tape(self, head, embed, limit: int | None = None) -> torch.Tensor:
-        """In-context use without training: the initial tape H_0 [D] of a `HoloHead` holding
+        """In-context use without training: the initial tape H_0 [D] of a `HoloMemory` layer holding
         the stored facts, bound with the head's own encoders. embed(texts) -> [N, d_model]
         maps key and value texts into the model's space (e.g. mean token embedding)."""
         rows = self.store.key_values(limit)
