@@ -52,3 +52,21 @@ def reached_after(bad_steps: torch.Tensor, inclusive: bool, dim: int = -1) -> to
     if not inclusive:
         count = count - bad_steps.to(torch.int32)
     return count > 0
+
+
+# What every form of an op promises: max |x − ref| / max |ref| ≤ TOLERANCE[dtype of the inputs],
+# for outputs, final states and input gradients, where ref is the float64 reference evaluated on
+# the same (already rounded) inputs. Half types are bounded by rounding the result once (2^-9,
+# 2^-12 relative) with room for the fp32 accumulation; fp32 by the solve on correlated keys.
+TOLERANCE = {
+    torch.float64: 1e-10,
+    torch.float32: 1e-4,
+    torch.bfloat16: 1e-2,
+    torch.float16: 2e-3,
+}
+
+
+def max_relative_error(x: torch.Tensor, ref: torch.Tensor) -> float:
+    """max |x − ref| / max |ref| (in float64; 0/0 counts as 0)."""
+    x, ref = x.double(), ref.double()
+    return ((x - ref).abs().max() / ref.abs().max().clamp_min(1e-300)).item() if ref.numel() else 0.0
