@@ -45,6 +45,10 @@ def make_inputs(B, T, H, K, V, *, cosine=0.0, gated=True, with_state=True, beta_
     return [q, k, v, beta, alpha, s0]
 
 
+def as_float(inputs):
+    return [None if x is None else x.float() for x in inputs]
+
+
 def run_steps(q, k, v, beta, alpha, s0):
     """The decode step applied token by token (same contract as the sequence forms)."""
     B, H, T, K = q.shape
@@ -109,7 +113,7 @@ def test_the_unit_triangular_inverse_is_accurate_on_correlated_keys():
 
 def test_half_inputs_under_autocast_keep_fp32_accuracy():
     exact = make_inputs(1, 64, 2, 32, 16, cosine=0.95)
-    fp32 = [None if x is None else x.float() for x in exact]
+    fp32 = as_float(exact)
     o_ref, s_ref = delta_rule_recurrent(*exact)
     with torch.autocast("cpu", dtype=torch.bfloat16):
         o, s = delta_rule_chunked(*fp32)
@@ -120,7 +124,7 @@ def test_half_inputs_under_autocast_keep_fp32_accuracy():
 @pytest.mark.parametrize("field", ["k", "v", "beta", "alpha"])
 @pytest.mark.parametrize("form", ["chunked", "dispatch", "recurrent"])
 def test_a_nan_at_step_5_reaches_only_later_outputs(field, form):
-    inputs = [None if x is None else x.float() for x in make_inputs(2, 40, 2, 16, 8)]
+    inputs = as_float(make_inputs(2, 40, 2, 16, 8))
     index = NAMES.index(field)
     inputs[index] = inputs[index].clone()
     inputs[index][:, :, 5] = float("nan")
@@ -134,9 +138,7 @@ def test_a_nan_at_step_5_reaches_only_later_outputs(field, form):
 
 @pytest.mark.parametrize("with_state", [False, True])
 def test_zero_length_sequences_return_empty_outputs_and_the_initial_state(with_state):
-    q, k, v, beta, alpha, s0 = [
-        None if x is None else x.float() for x in make_inputs(2, 0, 3, 8, 4, with_state=with_state)
-    ]
+    q, k, v, beta, alpha, s0 = as_float(make_inputs(2, 0, 3, 8, 4, with_state=with_state))
     for fn in (delta_rule_chunked, delta_rule_recurrent, delta_rule):
         o, s = fn(q, k, v, beta, alpha, s0)
         assert o.shape == (2, 3, 0, 4) and s.shape == (2, 3, 4, 8)
@@ -144,7 +146,7 @@ def test_zero_length_sequences_return_empty_outputs_and_the_initial_state(with_s
 
 
 def test_chunked_handles_strong_decay_at_long_length_without_overflow():
-    q, k, v, beta, _, s0 = [x if x is None else x.float() for x in make_inputs(1, 300, 1, 48, 16, gated=False)]
+    q, k, v, beta, _, s0 = as_float(make_inputs(1, 300, 1, 48, 16, gated=False))
     alpha = torch.full_like(beta, 1e-3)  # log-decay ≈ −6.9 per step: raw ratios would overflow
     o_ref, s_ref = delta_rule_recurrent(q.double(), k.double(), v.double(), beta.double(),
                                         alpha.double(), s0.double())
@@ -161,7 +163,7 @@ def test_recurrent_and_chunked_pass_float64_gradcheck():
 
 
 def test_read_happens_before_the_write():
-    q, k, v, beta, _, _ = [x if x is None else x.float() for x in make_inputs(2, 10, 3, 16, 8)]
+    q, k, v, beta, _, _ = as_float(make_inputs(2, 10, 3, 16, 8))
     o, _ = delta_rule_chunked(q, k, v, beta)
     assert torch.equal(o[:, :, 0], torch.zeros_like(o[:, :, 0]))  # S_0 = 0 gives o_0 = 0 exactly
     k2, v2 = k.clone(), v.clone()
@@ -183,7 +185,7 @@ def test_overwrite_keeps_the_last_binding():
 
 
 def test_bad_shapes_are_rejected_with_a_clear_message():
-    q, k, v, beta, _, _ = [x if x is None else x.float() for x in make_inputs(1, 5, 1, 8, 4)]
+    q, k, v, beta, _, _ = as_float(make_inputs(1, 5, 1, 8, 4))
     with pytest.raises(ValueError, match="beta must be"):
         delta_rule(q, k, v, beta[..., :4])
     with pytest.raises(ValueError, match="unknown delta-rule backend"):
