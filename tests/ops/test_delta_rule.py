@@ -192,3 +192,19 @@ def test_bad_shapes_are_rejected_with_a_clear_message():
         delta_rule(q, k, v, beta, backend="magic")
     with pytest.raises(ValueError, match="chunk_size must be"):
         delta_rule_chunked(q, k, v, beta, chunk_size=0)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("gated", [False, True])
+@pytest.mark.parametrize("with_state", [False, True])
+def test_fla_kernel_matches_the_float64_definition_on_gpu(gated, with_state):
+    pytest.importorskip("fla")
+    exact = [None if x is None else x.cuda() for x in
+             make_inputs(2, 130, 3, 40, 32, cosine=0.9, gated=gated, with_state=with_state)]
+    rounded = [None if x is None else x.to(torch.bfloat16) for x in exact]
+    o_ref, s_ref = delta_rule_recurrent(*[None if x is None else x.double() for x in rounded])
+    o, s = delta_rule(*rounded, backend="fla")
+    assert o.dtype == torch.bfloat16 and s.dtype == torch.float32
+    assert max_relative_error(o, o_ref) < TOLERANCE[torch.bfloat16]
+    assert max_relative_error(s, s_ref) < TOLERANCE[torch.bfloat16]
