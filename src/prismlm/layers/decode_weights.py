@@ -1,33 +1,70 @@
-"""Weights re-laid out for single-token decoding, rebuilt whenever a source parameter changes.
+"""Weights re-laid out for single-token decoding, reused only inside a decoding session.
 
 For one row x, `x @ Wt` with a contiguous Wt = Wᵀ runs 2–3× faster on CPU than `F.linear(x, W)`,
 and fusing several projections into one matrix removes whole ops from the per-token path — which
 is what bounds decode latency here (a tiny op costs microseconds, a token's FLOPs barely more).
-The cache is keyed on every parameter's storage pointer and version counter, so an optimizer
-step, `load_state_dict` or `.to()` invalidates it automatically; it is never saved.
+
+Such copies go stale when a parameter changes, and no cheap key sees every change: an edit
+through `p.data` (`p.data.mul_(3)`, EMA, custom loaders) bumps no version counter, and tensors
+made under `torch.inference_mode()` have none. So the copies are reused only inside
+`reuse_decode_weights()` — a block that promises not to edit parameters behind autograd's back
+(a generation loop) — and dropped when it ends. Inside it a parameter that is replaced (new
+storage) or changed by a tracked in-place op (an optimizer step) still triggers a rebuild.
+Outside any block, `decode_weights` builds fresh tensors on every call: always correct, slower.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 import torch
 from torch import nn
 
+# id(module) -> (module, key, weights) for the innermost active session; None outside one.
+_session: ContextVar[dict[int, tuple] | None] = ContextVar("prismlm_decode_weights", default=None)
+
+
+@contextmanager
+def reuse_decode_weights() -> Iterator[None]:
+    """Reuse each module's decode weights until the block ends (nested blocks share one cache).
+
+    Inside the block, parameters must change only by replacement or tracked in-place ops
+    (optimizer steps, `with torch.no_grad(): p.mul_(…)`), never through `p.data`.
+    """
+    if _session.get() is not None:
+        yield
+        return
+    token = _session.set({})
+    try:
+        yield
+    finally:
+        _session.reset(token)
+
+
+def _version(p: torch.Tensor) -> int | None:
+    # Inference tensors carry no version counter; their storage pointer is the whole key.
+    return None if p.is_inference() else p._version
+
 
 def decode_weights(module: nn.Module, build: Callable[[], dict[str, torch.Tensor]]) -> dict:
-    """Return `build()`'s tensors for `module`, recomputing them only when its parameters change."""
-    key = tuple((p.data_ptr(), p._version) for p in module.parameters())
-    cached = module.__dict__.get("_decode_weights")
-    if cached is None or cached[0] != key:
+    """`build()`'s tensors for `module` (built without autograd), reused within a session."""
+    cache = _session.get()
+    if cache is None:
         with torch.no_grad():
-            cached = (key, build())
-        module.__dict__["_decode_weights"] = cached
-    return cached[1]
+            return build()
+    key = tuple((p.data_ptr(), _version(p)) for p in module.parameters())
+    entry = cache.get(id(module))
+    if entry is None or entry[1] != key:
+        with torch.no_grad():
+            entry = (module, key, build())  # the module reference keeps id(module) unique
+        cache[id(module)] = entry
+    return entry[2]
 
 
 def transposed_weight(linear_or_embedding: nn.Module) -> torch.Tensor:
-    """Cached contiguous `weight.t()` (e.g. the tied LM head Eᵀ: [d_model, vocab])."""
+    """Contiguous `weight.t()` (e.g. the tied LM head Eᵀ: [d_model, vocab]), reused per session."""
     return decode_weights(
         linear_or_embedding, lambda: {"t": linear_or_embedding.weight.t().contiguous()}
     )["t"]

@@ -14,8 +14,13 @@ definition:
 * `delta_rule_chunked`   — the chunkwise-parallel WY/UT form (training path, autograd).
 * `delta_rule_step`      — one token, for constant-memory decoding.
 
-`delta_rule` dispatches: flash-linear-attention's kernel on CUDA when installed, else chunked.
-Layout is head-major: q, k [B, H, T, K]; v [B, H, T, V]; beta, alpha [B, H, T].
+`delta_rule` dispatches to flash-linear-attention's kernel where it can run the call (see
+`ops.delta_rule_fla`), else to the chunked form. Layout is head-major: q, k [B, H, T, K];
+v [B, H, T, V]; beta, alpha [B, H, T].
+
+Dtypes (`ops.numerics`): all three compute in fp32 (fp64 for fp64 inputs) with autocast off;
+o is returned in promote(q, v).dtype, the state S_T in the compute dtype. A NaN/inf in k, v, β
+or α at step t reaches the outputs of steps > t only, as in the recurrence; T = 0 is allowed.
 """
 
 from __future__ import annotations
@@ -23,8 +28,21 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .numerics import (
+    cast,
+    compute_dtype,
+    finite_or_zero,
+    full_precision,
+    poison,
+    reached_after,
+)
+
 # α is clamped before its log so that decay ratios stay finite (exp of differences of logs).
 _MIN_DECAY = 1e-6
+# Side of the diagonal blocks of the unit-triangular inverse that are inverted in closed form.
+# At 4 the product form (I + N)(I + N²) has at most 3-factor terms: no cancellation (at 16 its
+# intermediates reach ~3e4 on correlated keys and cancel to a 4e-4 error in fp32).
+_INVERSE_BASE = 4
 
 
 def _check_shapes(q, k, v, beta, alpha, initial_state) -> None:
@@ -44,6 +62,33 @@ def _check_shapes(q, k, v, beta, alpha, initial_state) -> None:
         )
 
 
+def _initial(q, v, initial_state, dtype) -> torch.Tensor:
+    B, H, _, K = q.shape
+    if initial_state is None:
+        return torch.zeros(B, H, v.shape[-1], K, dtype=dtype, device=q.device)
+    return initial_state.to(dtype)
+
+
+def contain_nonfinite(k, v, beta, alpha):
+    """Replace non-finite steps by no-op writes (k = v = 0, β = 0, α = 1).
+
+    Returns (k, v, beta, alpha, bad) with bad: [B, H, T] bool. One step is bad when any entry
+    of its k, v, β or α is NaN/inf (a sum is non-finite iff an entry is, barring overflow).
+    """
+    total = k.sum(-1) + v.sum(-1) + beta + (0.0 if alpha is None else alpha)
+    bad = ~torch.isfinite(total)
+    k, v = finite_or_zero(k, bad[..., None]), finite_or_zero(v, bad[..., None])
+    beta = finite_or_zero(beta, bad)
+    alpha = None if alpha is None else finite_or_zero(alpha, bad, fill=1.0)
+    return k, v, beta, alpha, bad
+
+
+def poison_outputs(o, state, bad):
+    """NaN where the recurrence would have it: o_t for t after a bad step, S_T after any."""
+    o = poison(o, reached_after(bad, inclusive=False)[..., None])
+    return o, poison(state, bad.any(-1)[..., None, None])
+
+
 def delta_rule_recurrent(
     q: torch.Tensor,
     k: torch.Tensor,
@@ -57,16 +102,19 @@ def delta_rule_recurrent(
     Returns (o [B, H, T, V], S_T [B, H, V, K]).
     """
     _check_shapes(q, k, v, beta, alpha, initial_state)
-    B, H, T, K = q.shape
-    S = q.new_zeros(B, H, v.shape[-1], K) if initial_state is None else initial_state
-    outputs = []
-    for t in range(T):
-        q_t, k_t, v_t, b_t = q[:, :, t], k[:, :, t], v[:, :, t], beta[:, :, t, None]
-        a_t = 1.0 if alpha is None else alpha[:, :, t, None].clamp_min(_MIN_DECAY)
-        outputs.append(torch.einsum("bhvk,bhk->bhv", S, q_t))
-        u_t = b_t * (v_t - a_t * torch.einsum("bhvk,bhk->bhv", S, k_t))
-        S = (a_t[..., None] if alpha is not None else 1.0) * S + u_t[..., :, None] * k_t[..., None, :]
-    return torch.stack(outputs, dim=2), S
+    out_dtype, dt = torch.promote_types(q.dtype, v.dtype), compute_dtype(q, k, v, initial_state)
+    with full_precision(q.device.type):
+        q, k, v, beta, alpha = cast(dt, q, k, v, beta, alpha)
+        S = _initial(q, v, initial_state, dt)
+        outputs = []
+        steps = zip(q.unbind(2), k.unbind(2), v.unbind(2), beta.unbind(2), strict=True)
+        for t, (q_t, k_t, v_t, b_t) in enumerate(steps):
+            a_t = 1.0 if alpha is None else alpha[:, :, t, None].clamp_min(_MIN_DECAY)
+            outputs.append(torch.einsum("bhvk,bhk->bhv", S, q_t))
+            u_t = b_t[..., None] * (v_t - a_t * torch.einsum("bhvk,bhk->bhv", S, k_t))
+            S = (a_t[..., None] if alpha is not None else 1.0) * S + u_t[..., :, None] * k_t[..., None, :]
+        o = torch.stack(outputs, dim=2) if outputs else v.new_zeros(v.shape)
+    return o.to(out_dtype), S
 
 
 def delta_rule_step(
@@ -79,20 +127,33 @@ def delta_rule_step(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One decoding step. q, k: [B, H, K]; v: [B, H, V]; beta, alpha: [B, H]; state [B, H, V, K].
 
-    Returns (o_t [B, H, V], S_t). Reads S_{t-1} with q and k in one matmul to keep the op count
-    (and so the per-token latency on CPU) low.
+    Returns (o_t [B, H, V] in promote(q, v).dtype, S_t in the compute dtype). Reads S_{t-1} with
+    q and k in one matmul to keep the op count (and so the per-token latency on CPU) low; the
+    common all-fp32 call without autocast takes no cast and no context switch.
     """
+    dt = compute_dtype(q, k, v, state)
+    if (
+        q.dtype == k.dtype == v.dtype == beta.dtype == state.dtype == dt
+        and (alpha is None or alpha.dtype == dt)
+        and not torch.is_autocast_enabled(q.device.type)
+    ):
+        return _step(q, k, v, beta, alpha, state)
+    out_dtype = torch.promote_types(q.dtype, v.dtype)
+    with full_precision(q.device.type):
+        o, new_state = _step(*cast(dt, q, k, v, beta, alpha, state))
+    return o.to(out_dtype), new_state
+
+
+def _step(q, k, v, beta, alpha, state):
     # [q; k] @ Sᵀ: [B, H, 2, V]. This orientation is ~3× faster on CPU than S @ [q k].
     reads = torch.stack((q, k), dim=-2) @ state.transpose(-1, -2)
     o, s_k = reads.unbind(-2)
     if alpha is None:
         u = beta[..., None] * (v - s_k)
-        new_state = torch.addcmul(state, u[..., :, None], k[..., None, :])
-    else:
-        a = alpha.clamp_min(_MIN_DECAY)[..., None]
-        u = beta[..., None] * (v - a * s_k)
-        new_state = torch.addcmul(a[..., None] * state, u[..., :, None], k[..., None, :])
-    return o, new_state
+        return o, torch.addcmul(state, u[..., :, None], k[..., None, :])
+    a = alpha.clamp_min(_MIN_DECAY)[..., None]
+    u = beta[..., None] * (v - a * s_k)
+    return o, torch.addcmul(a[..., None] * state, u[..., :, None], k[..., None, :])
 
 
 def _diagonal_blocks(A: torch.Tensor, size: int, row_offset: int = 0) -> torch.Tensor:
@@ -104,14 +165,16 @@ def _diagonal_blocks(A: torch.Tensor, size: int, row_offset: int = 0) -> torch.T
     return torch.diagonal(grid, dim1=-4, dim2=-2).movedim(-1, -3)
 
 
-def _unit_lower_inverse(A: torch.Tensor, base: int = 16) -> torch.Tensor:
+def _unit_lower_inverse(A: torch.Tensor, base: int = _INVERSE_BASE) -> torch.Tensor:
     """(I + A)^{-1} for strictly lower-triangular A: [..., C, C].
 
     Diagonal blocks of side `base` are inverted with the nilpotent product form
     (I + A)^{-1} = Π_i (I + (−A)^{2^i}); neighbouring inverses are then merged level by level,
-    [[I + A11, 0], [A21, I + A22]]^{-1} = [[X11, 0], [−X22 A21 X11, X22]]. All blocks of a
-    level are one batched matmul, so the cost is O(C² · base) instead of a solve's many small
-    kernels, and gradients flow through plain matmuls. Exact up to rounding.
+    [[I + A11, 0], [A21, I + A22]]^{-1} = [[X11, 0], [−X22 A21 X11, X22]]. Each level is one
+    batched matmul over all blocks, so there are O(log C) kernels rather than a solve's C, and
+    gradients flow through plain matmuls. Every intermediate is a block of the true inverse (or a
+    ≤ 3-factor product at the base), so nothing large cancels: the error is that of a
+    forward substitution.
     """
     C = A.shape[-1]
     size = 1 << max(C - 1, 0).bit_length()  # next power of two ≥ C
@@ -161,6 +224,20 @@ def delta_rule_chunked(
     _check_shapes(q, k, v, beta, alpha, initial_state)
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    out_dtype, dt = torch.promote_types(q.dtype, v.dtype), compute_dtype(q, k, v, initial_state)
+    with full_precision(q.device.type):
+        q, k, v, beta, alpha = cast(dt, q, k, v, beta, alpha)
+        S0 = _initial(q, v, initial_state, dt)
+        if q.shape[2] == 0:
+            return v.new_zeros(v.shape).to(out_dtype), S0
+        k, v, beta, alpha, bad = contain_nonfinite(k, v, beta, alpha)
+        o, S = _chunked(q, k, v, beta, alpha, S0, chunk_size)
+        o, S = poison_outputs(o, S, bad)
+    return o.to(out_dtype), S
+
+
+def _chunked(q, k, v, beta, alpha, S, chunk_size):
+    """The chunked form on finite inputs of one dtype, S = S0 given."""
     B, H, T, K = q.shape
     Vd = v.shape[-1]
     C = min(chunk_size, T)
@@ -208,7 +285,6 @@ def delta_rule_chunked(
     # chunk out of a big tensor zero-fills the whole tensor, once per chunk).
     write_k = kc if write_decay is None else kc * write_decay
     end_decays = [None] * N if end_decay is None else end_decay[..., None, None].unbind(2)
-    S = q.new_zeros(B, H, Vd, K) if initial_state is None else initial_state
     entering, writes = [], []
     per_chunk = zip(u_free.unbind(2), w.unbind(2), write_k.unbind(2), end_decays, strict=True)
     for u_n, w_n, k_n, decay in per_chunk:
@@ -221,62 +297,7 @@ def delta_rule_chunked(
     S_in = torch.stack(entering, dim=2)  # [B, H, N, V, K]
     read_q = qc if read_decay is None else qc * read_decay
     o = read_q @ S_in.transpose(-1, -2) + qk_decay @ torch.stack(writes, dim=2)
-    o = o.reshape(B, H, N * C, Vd)[:, :, :T]
-    return o, S
-
-
-def _fla_available(q: torch.Tensor) -> bool:
-    if not q.is_cuda:
-        return False
-    try:
-        import fla.ops.gated_delta_rule  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def delta_rule_fla(
-    q: torch.Tensor,
-    k: torch.Tensor,
-    v: torch.Tensor,
-    beta: torch.Tensor,
-    alpha: torch.Tensor | None = None,
-    initial_state: torch.Tensor | None = None,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """flash-linear-attention's `chunk_gated_delta_rule`, adapted to the pre-write read.
-
-    fla reads after the write (o'_t = S_t q_t). Shifting the queries one step left
-    (q'_t = q_{t+1}, q'_{T−1} = 0) and the outputs one step right gives o_t = o'_{t−1} for t ≥ 1,
-    and o_0 = S_0 q_0 is computed directly. fla's state is [K, V]; ours is [V, K]. Key widths are
-    zero-padded to a multiple of 16 (exact: zero coordinates change no dot product).
-    """
-    from fla.ops.gated_delta_rule import chunk_gated_delta_rule
-
-    _check_shapes(q, k, v, beta, alpha, initial_state)
-    B, H, T, K = q.shape
-    K_pad = -(-K // 16) * 16
-    if K_pad != K:
-        q, k = F.pad(q, (0, K_pad - K)), F.pad(k, (0, K_pad - K))
-    q_shift = F.pad(q[:, :, 1:], (0, 0, 0, 1))
-    g = torch.zeros_like(beta) if alpha is None else torch.log(alpha.clamp_min(_MIN_DECAY))
-    s0 = None
-    if initial_state is not None:
-        s0 = F.pad(initial_state, (0, K_pad - K)).transpose(-1, -2).contiguous().float()
-
-    def btd(x: torch.Tensor) -> torch.Tensor:  # [B, H, T, ...] -> [B, T, H, ...]
-        return x.transpose(1, 2).contiguous()
-
-    o_post, s_end = chunk_gated_delta_rule(
-        btd(q_shift), btd(k), btd(v), g=btd(g), beta=btd(beta), scale=1.0,
-        initial_state=s0, output_final_state=True, use_qk_l2norm_in_kernel=False,
-    )
-    o_post = o_post.transpose(1, 2)
-    if initial_state is None:
-        o_first = torch.zeros_like(o_post[:, :, :1])
-    else:
-        o_first = (initial_state @ q[:, :, 0, :K, None]).transpose(-1, -2)
-    o = torch.cat((o_first.to(o_post.dtype), o_post[:, :, :-1]), dim=2)
-    return o, s_end.transpose(-1, -2)[..., :K].to(q.dtype)
+    return o.reshape(B, H, N * C, Vd)[:, :, :T], S
 
 
 def delta_rule(
@@ -291,15 +312,16 @@ def delta_rule(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The training-path delta rule. backend: "auto" | "chunked" | "recurrent" | "fla".
 
-    "auto" uses flash-linear-attention on CUDA when it is installed, else the chunked form.
+    "auto" uses flash-linear-attention where `ops.delta_rule_fla.select_backend` says it can run
+    this call (CUDA, fla installed, bf16/fp16, K ≤ 256 after padding), else the chunked form,
+    warning once per reason when fla is installed but cannot take the call.
     Returns (o [B, H, T, V], S_T [B, H, V, K]).
     """
-    if backend == "auto":
-        backend = "fla" if _fla_available(q) else "chunked"
+    from .delta_rule_fla import delta_rule_fla, resolve_backend
+
+    backend = resolve_backend(backend, q, v)
     if backend == "chunked":
         return delta_rule_chunked(q, k, v, beta, alpha, initial_state, chunk_size)
     if backend == "recurrent":
         return delta_rule_recurrent(q, k, v, beta, alpha, initial_state)
-    if backend == "fla":
-        return delta_rule_fla(q, k, v, beta, alpha, initial_state)
-    raise ValueError(f"unknown delta-rule backend {backend!r}")
+    return delta_rule_fla(q, k, v, beta, alpha, initial_state)

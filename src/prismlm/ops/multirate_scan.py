@@ -14,6 +14,10 @@ Three forms of the same operator:
 * `multirate_scan_step` — one decode step.
 
 Shapes: z: [B, T, K·Dk], h0: [B, K·Dk] (or None for zeros), log_rates Δ: [K]. Output h: [B, T, K·Dk].
+
+Dtypes (`ops.numerics`): every form computes in fp32 (fp64 for fp64 inputs) with autocast off and
+returns h in promote(z, h0).dtype. A NaN/inf in z at step t reaches h at steps ≥ t of that channel
+only, in every form; T = 0 returns an empty h.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from __future__ import annotations
 import math
 
 import torch
+
+from .numerics import cast, compute_dtype, finite_or_zero, full_precision, poison, reached_after
 
 
 def log_spaced_rates(num_rates: int, low: float = math.log(2.0), high: float = math.log(256.0)):
@@ -46,22 +52,34 @@ def multirate_scan_recurrent(
 ) -> torch.Tensor:
     """Reference loop over time. z: [B, T, K·Dk] -> h: [B, T, K·Dk]."""
     k, dk = _check(z, log_rates)
-    gamma = torch.exp(-log_rates.to(z.dtype)).repeat_interleave(dk)  # [D]
-    h = torch.zeros_like(z[:, 0]) if h0 is None else h0
-    out = []
-    for z_t in z.unbind(1):  # unbind, not z[:, t]: keeps the loop's backward linear in T
-        h = gamma * h + (1 - gamma) * z_t
-        out.append(h)
-    return torch.stack(out, dim=1)
+    out_dtype, dt = _dtypes(z, h0)
+    with full_precision(z.device.type):
+        z, h0, log_rates = cast(dt, z, h0, log_rates)
+        gamma = torch.exp(-log_rates).repeat_interleave(dk)  # [D]
+        h = z.new_zeros(z.shape[0], z.shape[2]) if h0 is None else h0
+        out = []
+        for z_t in z.unbind(1):  # unbind, not z[:, t]: keeps the loop's backward linear in T
+            h = gamma * h + (1 - gamma) * z_t
+            out.append(h)
+        h = torch.stack(out, dim=1) if out else z
+    return h.to(out_dtype)
+
+
+def _dtypes(z: torch.Tensor, h0: torch.Tensor | None) -> tuple[torch.dtype, torch.dtype]:
+    """(output dtype, compute dtype) of a scan over z from h0."""
+    out = z.dtype if h0 is None else torch.promote_types(z.dtype, h0.dtype)
+    return out, compute_dtype(z, h0)
 
 
 def multirate_scan_step(
     z_t: torch.Tensor, h: torch.Tensor, log_rates: torch.Tensor
 ) -> torch.Tensor:
-    """One decode step. z_t, h: [B, K·Dk] -> new h: [B, K·Dk]."""
+    """One decode step. z_t, h: [B, K·Dk] -> new h: [B, K·Dk] in promote(z_t, h).dtype."""
     dk = z_t.shape[-1] // log_rates.numel()
-    gamma = torch.exp(-log_rates.to(z_t.dtype)).repeat_interleave(dk)
-    return gamma * h + (1 - gamma) * z_t
+    out_dtype, dt = _dtypes(z_t, h)
+    z_t, h = cast(dt, z_t, h)  # elementwise only: autocast does not touch it
+    gamma = torch.exp(-log_rates.to(dt)).repeat_interleave(dk)
+    return (gamma * h + (1 - gamma) * z_t).to(out_dtype)
 
 
 def _decay_matrix(log_rates: torch.Tensor, c: int, dtype, device) -> torch.Tensor:
@@ -99,18 +117,28 @@ def _scan_grouped(u: torch.Tensor, log_rates: torch.Tensor, chunk: int) -> torch
 def multirate_scan_chunked(
     z: torch.Tensor, log_rates: torch.Tensor, h0: torch.Tensor | None = None, chunk: int = 64
 ) -> torch.Tensor:
-    """Parallel two-level (recursive) scan, exact at any length. z: [B, T, K·Dk] -> [B, T, K·Dk]."""
+    """Parallel two-level (recursive) scan, exact at any length. z: [B, T, K·Dk] -> [B, T, K·Dk].
+
+    The intra-chunk matmul multiplies every step of a chunk (zeros above the diagonal included),
+    so non-finite entries of z are zeroed first and put back as NaN at the steps ≥ t they reach.
+    """
     k, dk = _check(z, log_rates)
     if chunk < 1:
         raise ValueError(f"chunk must be >= 1, got {chunk}")
     b, t, d = z.shape
-    gamma = torch.exp(-log_rates.to(z.dtype))  # [K]
-    u = (1 - gamma)[:, None] * z.view(b, t, k, dk)
-    h = _scan_grouped(u, log_rates, chunk)
-    if h0 is not None:
-        powers = torch.exp(
-            -log_rates.to(z.dtype)[None, :]
-            * torch.arange(1, t + 1, device=z.device, dtype=z.dtype)[:, None]
-        )  # [T, K]
-        h = h + h0.view(b, 1, k, dk) * powers[None, :, :, None]
-    return h.reshape(b, t, d)
+    out_dtype, dt = _dtypes(z, h0)
+    if t == 0:
+        return z.to(out_dtype)
+    with full_precision(z.device.type):
+        z, h0, log_rates = cast(dt, z, h0, log_rates)
+        bad = ~torch.isfinite(z)
+        gamma = torch.exp(-log_rates)  # [K]
+        u = (1 - gamma)[:, None] * finite_or_zero(z, bad).view(b, t, k, dk)
+        h = _scan_grouped(u, log_rates, chunk).reshape(b, t, d)
+        if h0 is not None:
+            powers = torch.exp(
+                -log_rates[None, :] * torch.arange(1, t + 1, device=z.device, dtype=dt)[:, None]
+            )  # [T, K]
+            h = h + (h0.view(b, 1, k, dk) * powers[None, :, :, None]).reshape(b, t, d)
+        h = poison(h, reached_after(bad, inclusive=True, dim=1))
+    return h.to(out_dtype)

@@ -17,6 +17,11 @@ associatively: (A₂, B₂) ∘ (A₁, B₁) = (A₂ A₁, A₂ B₁ + B₂). Fo
 
 Shapes: A, B: [Bt, T, S, d_mem]; m0: [Bt, S, d_mem] (or [S, d_mem], broadcast). Output:
 the tape after each step, M: [Bt, T, S, d_mem] (M[:, t] includes the write at t).
+
+Dtypes (`ops.numerics`): the scans compute in fp32 (fp64 for fp64 inputs) and return M in
+promote(a, b, m0).dtype, so a bf16 tape does not round its running products at every step.
+Both scans are elementwise along t, so a NaN/inf at step t reaches steps ≥ t only (no masked
+matmul mixes steps); T = 0 returns an empty M.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ import math
 
 import torch
 import torch.nn.functional as F
+
+from .numerics import cast, compute_dtype
 
 
 def write_maps(
@@ -69,12 +76,25 @@ def tape_step(
 
 def tape_scan_recurrent(a: torch.Tensor, b: torch.Tensor, m0: torch.Tensor) -> torch.Tensor:
     """Reference loop. a, b: [Bt, T, S, d] -> M: [Bt, T, S, d]."""
-    m = m0.expand_as(a[:, 0])
+    _check(a, b)
+    out_dtype, dt = _dtypes(a, b, m0)
+    a, b, m0 = cast(dt, a, b, m0)
+    m = m0.expand(a.shape[0], *a.shape[2:])
     out = []
     for a_t, b_t in zip(a.unbind(1), b.unbind(1), strict=True):
         m = a_t * m + b_t
         out.append(m)
-    return torch.stack(out, dim=1)
+    return (torch.stack(out, dim=1) if out else b).to(out_dtype)
+
+
+def _check(a: torch.Tensor, b: torch.Tensor) -> None:
+    if a.shape != b.shape or a.dim() != 4:
+        raise ValueError(f"a and b must share a [B, T, S, d] shape, got {a.shape} and {b.shape}")
+
+
+def _dtypes(a, b, m0) -> tuple[torch.dtype, torch.dtype]:
+    """(output dtype, compute dtype) of a tape scan."""
+    return torch.promote_types(torch.promote_types(a.dtype, b.dtype), m0.dtype), compute_dtype(a, b, m0)
 
 
 def tape_scan(
@@ -87,12 +107,15 @@ def tape_scan(
     true state across the n chunk boundaries; the output is ΠA ⊙ carry + local. C + n ≈ 2√T
     sequential steps instead of T, and only products of numbers in [0, 1] — no division.
     """
-    if a.shape != b.shape or a.dim() != 4:
-        raise ValueError(f"a and b must share a [B, T, S, d] shape, got {a.shape} and {b.shape}")
+    _check(a, b)
     bt, t = a.shape[:2]
-    c = chunk if chunk is not None else max(1, math.isqrt(t - 1) + 1)
+    c = chunk if chunk is not None else math.isqrt(max(t, 1) - 1) + 1
     if c < 1:
         raise ValueError(f"chunk must be >= 1, got {c}")
+    out_dtype, dt = _dtypes(a, b, m0)
+    if t == 0:
+        return b.to(out_dtype)
+    a, b, m0 = cast(dt, a, b, m0)
     c = min(c, t)
     n = -(-t // c)
     if n * c != t:
@@ -116,4 +139,4 @@ def tape_scan(
         carries.append(m)
         m = pa_j * m + pb_j
     out = prod * torch.stack(carries, dim=1)[:, :, None] + local
-    return out.flatten(1, 2)[:, :t]
+    return out.flatten(1, 2)[:, :t].to(out_dtype)
