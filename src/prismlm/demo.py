@@ -19,6 +19,7 @@ from .config import fingerprint
 from .data.mqar import MQAR
 from .experiment.report import markdown_table
 from .io import write_record
+from .layers.decode_weights import reuse_decode_weights
 from .models import PrizmaSeqConfig, build_model, match_transformer
 from .train import TrainConfig, train
 
@@ -57,7 +58,7 @@ def run_demo(out_dir: str | Path = "results/demo", steps: int = 600, seed: int =
     decode = []
     for name, model in models.items():
         model.eval()
-        with torch.no_grad():
+        with torch.no_grad(), reuse_decode_weights():
             state, preds = model.init_state(batch.inputs.shape[0]), []
             for t in range(batch.inputs.shape[1]):
                 logits, state = model.step(batch.inputs[:, t], state)

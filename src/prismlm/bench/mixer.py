@@ -25,6 +25,7 @@ import torch.nn.functional as F
 
 from ..experiment.report import markdown_table
 from ..io import write_record
+from ..layers.decode_weights import reuse_decode_weights
 from ..models import PrizmaSeqConfig, PrizmaSeqLM, TransformerLM, count_parameters, match_transformer
 from ..ops.delta_rule import delta_rule_chunked, delta_rule_recurrent
 from .timing import environment, time_call
@@ -113,9 +114,10 @@ def bench_decode(models: dict, cfg: MixerBenchConfig, n: int, gen: torch.Generat
         def decode(start, final=final, model=model):
             logits, state = start
             token = logits.argmax(-1)
-            for _ in range(cfg.decode_tokens):
-                logits, state = model.step(token, state)
-                token = logits.argmax(-1)
+            with reuse_decode_weights():
+                for _ in range(cfg.decode_tokens):
+                    logits, state = model.step(token, state)
+                    token = logits.argmax(-1)
             final["state"] = state
 
         timing = time_call(decode, cfg.repeats, setup=lambda model=model: model.prefill(prompt))

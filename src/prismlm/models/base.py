@@ -37,7 +37,7 @@ from safetensors.torch import load_model, save_model
 from torch import nn
 
 from ..config import config_from_dict, config_to_dict
-from ..layers.decode_weights import transposed_weight
+from ..layers.decode_weights import reuse_decode_weights, transposed_weight
 from .state import DecodeState
 
 MODEL_REGISTRY: dict[str, type[SequenceLM]] = {}
@@ -208,13 +208,15 @@ class SequenceLM(nn.Module):
         was_training = self.training
         self.eval()
         try:
-            logits, state = self.prefill(input_ids)
-            out = [input_ids]
-            for i in range(max_new_tokens):
-                token = self._next_token(logits, temperature, top_k, generator)
-                out.append(token[:, None])
-                if i + 1 < max_new_tokens:  # the model's own ids: valid by construction
-                    logits, state = self._step(token, state)
+            # Nothing edits the weights inside this loop: reuse the decode-layout copies.
+            with reuse_decode_weights():
+                logits, state = self.prefill(input_ids)
+                out = [input_ids]
+                for i in range(max_new_tokens):
+                    token = self._next_token(logits, temperature, top_k, generator)
+                    out.append(token[:, None])
+                    if i + 1 < max_new_tokens:  # the model's own ids: valid by construction
+                        logits, state = self._step(token, state)
         finally:
             self.train(was_training)
         return torch.cat(out, dim=1)

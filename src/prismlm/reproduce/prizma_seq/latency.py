@@ -18,6 +18,7 @@ import torch
 from ...bench.timing import time_call
 from ...experiment.arms import build_arm
 from ...experiment.rows import make_arm
+from ...layers.decode_weights import reuse_decode_weights
 from .leg import write_leg_report
 from .reference import REFERENCE
 from .scales import SCALES
@@ -32,9 +33,10 @@ def decode(model, n: int, device: torch.device, seed: int = 0) -> int:
     gen = torch.Generator().manual_seed(seed)
     token = torch.randint(0, model.config.vocab_size, (1,), generator=gen).to(device)
     state = model.init_state(1, device=device)
-    for _ in range(n):
-        logits, state = model.step(token, state)
-        token = logits.argmax(-1)
+    with reuse_decode_weights():
+        for _ in range(n):
+            logits, state = model.step(token, state)
+            token = logits.argmax(-1)
     return int(state.num_floats())
 
 
