@@ -21,7 +21,10 @@ def test_the_one_registry_holds_every_reproduction_preset():
     assert {c.task["name"] for c in spec.cells} == {"copy"}
     ablation = preset_spec("prizma-ablation", "smoke")
     assert [c.arm["model"] for c in ablation.cells[:: len(ablation.seeds)]] == [
-        "prizma-quad2", "prizma-rand_linear", "prizma-none", "transformer"
+        "prizma-quad2",
+        "prizma-rand_linear",
+        "prizma-none",
+        "transformer",
     ]
     with pytest.raises(ValueError, match="'preset'"):
         preset_spec("nope", "smoke")

@@ -44,7 +44,11 @@ def test_writing_a_default_out_changes_nothing():
 
 @pytest.mark.parametrize(
     "cls, field, value",
-    [(TrainConfig, "betas", (0.9, 0.99)), (PrizmaSeqConfig, "window", 7), (TransformerConfig, "rope_base", 500.0)],
+    [
+        (TrainConfig, "betas", (0.9, 0.99)),
+        (PrizmaSeqConfig, "window", 7),
+        (TransformerConfig, "rope_base", 500.0),
+    ],
 )
 def test_a_changed_code_default_changes_the_key(monkeypatch, cls, field, value):
     arm = ARM if cls is not TransformerConfig else {**ARM, "model": "transformer"}
@@ -70,11 +74,28 @@ def test_a_record_stores_every_resolved_config(tmp_path):
     configs = rec["configs"]
     assert configs["model"]["config_class"] == "PrizmaSeqConfig" and configs["model"]["vocab_size"] == 16
     assert configs["train"]["device"] == "cpu" and configs["train"]["amp"] is False
-    assert configs["task"] == {"config_class": "MQAR", "vocab_size": 16, "num_pairs": 2, "num_queries": 4,
-                               "gap": 0, "key_frac": 0.5}
+    assert configs["task"] == {
+        "config_class": "MQAR",
+        "vocab_size": 16,
+        "num_pairs": 2,
+        "num_queries": 4,
+        "gap": 0,
+        "key_frac": 0.5,
+    }
     assert configs["post"]["long"]["task"]["num_pairs"] == 3 and configs["post"]["long"]["batches"] == 1
-    for field in ("key", "label", "params", "steps", "step_ms", "best", "final", "history", "post",
-                  "wall_time", "stop_reason"):
+    for field in (
+        "key",
+        "label",
+        "params",
+        "steps",
+        "step_ms",
+        "best",
+        "final",
+        "history",
+        "post",
+        "wall_time",
+        "stop_reason",
+    ):
         assert field in rec, field
     assert json.loads(record_path(tmp_path, rec["key"]).read_text())["configs"] == configs
 

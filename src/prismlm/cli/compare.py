@@ -61,16 +61,24 @@ def compare_cmd(
     progress: bool = typer.Option(False, help="show a progress bar per training run"),
 ) -> None:
     """Train every model on one task over several seeds; table with mean, CI, solve rate, Welch."""
+    from .. import reproduce  # noqa: F401  (importing it registers the reproduction presets)
     from ..experiment.compare import compare, preset_spec, spec_from_names
+    from ..reproduce.prizma_seq.scales import DEFAULT_SEEDS, SCALE_NAMES, SCALES
 
     try:
         if preset:
             spec = preset_spec(preset, scale)
             name = preset if name == "compare" else name
         else:
+            if scale not in SCALE_NAMES:
+                raise ValueError(f"invalid config field 'scale': must be one of {SCALE_NAMES}, got {scale!r}")
             spec_task = json.loads(task) if task.strip().startswith("{") else {"name": task}
-            spec = spec_from_names([m for m in models.split(",") if m], spec_task, scale)
-        spec.train = {**spec.train, **json.loads(train_json)}
+            sized = SCALES[scale]["induction"]  # default arm sizes and recipe of the named scale
+            spec = spec_from_names(
+                [m for m in models.split(",") if m], spec_task, dict(sized["train"]),
+                DEFAULT_SEEDS[scale], sized["dims"], sized["feat_n2"],
+            )
+        spec = spec.with_train(json.loads(train_json))
         compare(spec, out, name, _seeds(seeds), device, progress, scale)
     except ValueError as err:
         raise typer.BadParameter(str(err)) from err
