@@ -49,3 +49,27 @@ def test_compare_with_a_bad_task_fails_naming_the_field(tmp_path):
 def test_compare_unknown_preset_is_rejected(tmp_path):
     res = runner.invoke(app, ["compare", "--preset", "nope", "--out", str(tmp_path)])
     assert res.exit_code != 0 and "preset" in res.output
+
+
+def test_compare_runs_a_reproduction_preset_without_any_registration_hook(tmp_path):
+    # PRISM's arms are ordinary arms and its presets live in the one registry
+    res = runner.invoke(
+        app,
+        [
+            "compare",
+            "--preset",
+            "prism-toy-copy",
+            "--scale",
+            "smoke",
+            "--out",
+            str(tmp_path),
+            "--device",
+            "cpu",
+            "--train",
+            '{"steps": 2, "eval_every": 2, "eval_batches": 1, "batch_size": 4}',
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    saved = json.loads((tmp_path / "prism-toy-copy.json").read_text())
+    assert [r["arm"] for r in saved["rows"]] == ["prism", "transformer", "ssm"]
+    assert all(r["task"] == "copy" and r["params"] > 0 for r in saved["rows"])

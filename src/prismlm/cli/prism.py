@@ -64,7 +64,7 @@ def prism_compare_cmd(
 @reproduce_app.command("prism")
 def reproduce_prism_cmd(
     scale: str = typer.Option("cpu", help="smoke | cpu | paper"),
-    out: Path = typer.Option(Path("results/prism"), help="output folder"),
+    out: Path = typer.Option(Path("results/prism/claims"), help="output folder"),
     device: str = typer.Option("auto", help="auto | cpu | cuda[:N]"),
 ) -> None:
     """Measure every PRISM claim of seeds 001/002 at this scale; one verdict per claim."""

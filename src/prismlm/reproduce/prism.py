@@ -99,7 +99,10 @@ DEFAULT_MODELS = ("prism", "transformer", "ssm")
 # Per scale: step budget, eval batches and default seeds. "cpu" and "paper" are the seed's own
 # toy scale (400 steps, CPU); "smoke" only checks the pipeline.
 SCALES: dict[str, dict[str, Any]] = {
-    "smoke": {"train": {"steps": 4, "eval_every": 4, "eval_batches": 2, "warmup": 1}, "seeds": [0]},
+    "smoke": {
+        "train": {"steps": 4, "eval_every": 4, "eval_batches": 2, "warmup": 1, "batch_size": 8},
+        "seeds": [0],
+    },
     "cpu": {"train": {}, "seeds": [0, 1, 2]},
     "paper": {"train": {}, "seeds": [0, 1, 2]},
 }
