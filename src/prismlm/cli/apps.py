@@ -12,3 +12,13 @@ reproduce_app = typer.Typer(no_args_is_help=True, help="Re-measure a published c
 
 app.add_typer(bench_app, name="bench")
 app.add_typer(reproduce_app, name="reproduce")
+
+
+def parse_seeds(text: str | None) -> list[int] | None:
+    """"0,1,2" -> [0, 1, 2]; empty -> None (each experiment's default seeds)."""
+    if not text:
+        return None
+    try:
+        return [int(s) for s in text.split(",") if s.strip()]
+    except ValueError as err:
+        raise typer.BadParameter(f"--seeds must be comma-separated integers, got {text!r}") from err

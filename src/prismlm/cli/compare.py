@@ -7,16 +7,7 @@ from pathlib import Path
 
 import typer
 
-from .apps import app
-
-
-def _seeds(text: str | None) -> list[int] | None:
-    if not text:
-        return None
-    try:
-        return [int(s) for s in text.split(",") if s.strip()]
-    except ValueError as err:
-        raise typer.BadParameter(f"--seeds must be comma-separated integers, got {text!r}") from err
+from .apps import app, parse_seeds
 
 
 @app.command("compare")
@@ -38,17 +29,26 @@ def compare_cmd(
     progress: bool = typer.Option(False, help="show a progress bar per training run"),
 ) -> None:
     """Train every model on one task over several seeds; table with mean, CI, solve rate, Welch."""
-    from ..experiment.compare import compare, preset_spec, spec_from_names
+    from .. import reproduce  # noqa: F401  (importing it registers the reproduction presets)
+    from ..experiment.compare import compare, spec_from_names
+    from ..reproduce.presets import preset_spec
+    from ..reproduce.prizma_seq.scales import DEFAULT_SEEDS, SCALE_NAMES, SCALES
 
     try:
         if preset:
             spec = preset_spec(preset, scale)
             name = preset if name == "compare" else name
         else:
+            if scale not in SCALE_NAMES:
+                raise ValueError(f"invalid config field 'scale': must be one of {SCALE_NAMES}, got {scale!r}")
             spec_task = json.loads(task) if task.strip().startswith("{") else {"name": task}
-            spec = spec_from_names([m for m in models.split(",") if m], spec_task, scale)
-        spec.train = {**spec.train, **json.loads(train_json)}
-        compare(spec, out, name, _seeds(seeds), device, progress, scale)
+            sized = SCALES[scale]["induction"]  # default arm sizes and recipe of the named scale
+            spec = spec_from_names(
+                [m for m in models.split(",") if m], spec_task, dict(sized["train"]),
+                DEFAULT_SEEDS[scale], sized["dims"], sized["feat_n2"],
+            )
+        spec = spec.with_train(json.loads(train_json))
+        compare(spec, out, name, parse_seeds(seeds), device, progress, scale)
     except ValueError as err:
         raise typer.BadParameter(str(err)) from err
 
@@ -64,8 +64,9 @@ def train_cmd(
     seed: int = typer.Option(0),
     run_dir: Path = typer.Option(Path("runs/train"), help="checkpoints and metrics.jsonl"),
     progress: bool = typer.Option(True),
+    restart: bool = typer.Option(False, "--restart", help="discard run_dir's checkpoints and start afresh"),
 ) -> None:
-    """Train one model on one task (resumes from run_dir), then save it with save_pretrained."""
+    """Train one model on one task (resumes from run_dir if its configs match), then save it."""
     import torch
 
     from ..data.registry import build_task
@@ -77,9 +78,9 @@ def train_cmd(
         cfg = TrainConfig(**{**json.loads(train_json), "seed": seed, "progress": progress})
         torch.manual_seed(seed)
         m = build_arm({"model": model, **json.loads(dims)}, t.vocab_size, t.max_seq_len + 8)
-    except ValueError as err:
+        result = train(m, t, cfg, run_dir=run_dir, restart=restart)
+    except ValueError as err:  # bad fields, or a run_dir made with other configs
         raise typer.BadParameter(str(err)) from err
-    result = train(m, t, cfg, run_dir=run_dir)
     m.save_pretrained(run_dir / "model")
     typer.echo(
         json.dumps(

@@ -1,7 +1,6 @@
 """`prismlm reproduce all | prizma-seq | continual | prism | holo`: measure claims, write a ledger.
 
-Thin: parse the options, then call `reproduce.ledger.run_ledger` (or, for a system that does not
-keep the ledger contract yet, its old entry point).
+Thin: parse the options, then call `reproduce.ledger.run_ledger`.
 """
 
 from __future__ import annotations
@@ -10,19 +9,9 @@ from pathlib import Path
 
 import typer
 
-from .apps import reproduce_app
+from .apps import parse_seeds, reproduce_app
 
 SCALE_HELP = "smoke (seconds, plumbing only) | cpu (minutes on a CPU) | paper (the seed's sizes, a GPU)"
-
-
-def parse_seeds(text: str | None) -> list[int] | None:
-    """"0,1,2" -> [0, 1, 2]; empty -> None (each system's default seeds)."""
-    if not text:
-        return None
-    try:
-        return [int(s) for s in text.split(",") if s.strip()]
-    except ValueError as err:
-        raise typer.BadParameter(f"--seeds must be comma-separated integers, got {text!r}") from err
 
 
 def _ledger(systems, scale, out, device, seeds, **kwargs) -> None:
@@ -97,16 +86,6 @@ def reproduce_holo_cmd(
     seed: int = typer.Option(None, help="one random seed (the same as --seeds SEED)"),
 ) -> None:
     """Seed 001 (PRISM-Holo): specificity of holographic vs neural recall, and capacity."""
-    import importlib
-
     scale = "smoke" if quick else scale
     seeds = str(seed) if seed is not None and not seeds else seeds
-    module = importlib.import_module("prismlm.reproduce.holo")
-    if hasattr(module, "measure"):
-        _ledger(["holo"], scale, out, device, seeds, per_system_dirs=False)
-        return
-    import torch  # the module predates the ledger: run its old report
-
-    torch.set_num_threads(1)
-    first = parse_seeds(seeds)
-    module.reproduce_holo(out, quick=scale == "smoke", seed=first[0] if first else 0)
+    _ledger(["holo"], scale, out, device, seeds, per_system_dirs=False)

@@ -1,31 +1,42 @@
-"""Model arms by name, so a sweep can list models as plain data.
+"""Model arms by name: an arm is plain data that resolves to a model config.
 
-    build_arm({"model": "prizma-quad2", "d_model": 64, "n_layers": 2, "n_heads": 2},
-              vocab_size=512, max_len=392)
+    config = resolve_arm({"model": "prizma-quad2", "d_model": 64, "n_layers": 2, "n_heads": 2},
+                         vocab_size=512, max_len=392)      # a PrizmaSeqConfig, every field set
+    model = build_model(config)                            # prismlm.models.build_model
 
-Names: "prizma-quad2", "prizma-none", "prizma-rand_linear" (Prizma-Seq with that feature map)
-and "transformer" — by default parameter-matched to the Prizma-Seq model of the same
-d_model/n_layers/n_heads (plus any Prizma fields in "match_to", e.g. learned_pos; spec §3);
-with "match": false it uses the default FFN ratio, which is how the parameter-efficiency grid
-sizes it. Other keys go to the model config; a key the config
-does not have is an error naming it. Other areas add arms with `register_arm`.
+Names:
+- "prizma-quad2", "prizma-none", "prizma-rand_linear": Prizma-Seq with that feature map;
+- "prism", "ssm": PrismLM and SSMLM (PrismConfig / SSMConfig fields);
+- "transformer": by default parameter-matched (models.matching.match_transformer) to another arm:
+  `"match_to"` is that arm (a dict with "model"), or, without "model", extra Prizma-Seq fields of
+  the prizma-quad2 model of the same d_model/n_layers/n_heads (spec §3, e.g. learned_pos). With
+  `"match": false` it uses the default FFN ratio (the parameter-efficiency grid sizes it so).
+
+Every other key goes to the model config; a key the config does not have is an error naming it.
+The resolved config, not the arm dict, is what a sweep hashes and records, so a changed default
+in a config class changes the cache key. Other areas add arms with `register_arm`.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from collections.abc import Callable
 from typing import Any
 
 from ..config import require
+from ..models import PrismConfig, PrizmaSeqConfig, SSMConfig, TransformerConfig, build_model
 from ..models.base import SequenceLM
+from ..models.matching import match_transformer
 
-ArmBuilder = Callable[[dict[str, Any], int, int], SequenceLM]
-ARMS: dict[str, ArmBuilder] = {}
+ArmResolver = Callable[[dict[str, Any], int, int], Any]  # (fields, vocab_size, max_len) -> config
+ARMS: dict[str, ArmResolver] = {}
 
 
-def register_arm(name: str) -> Callable[[ArmBuilder], ArmBuilder]:
-    def deco(fn: ArmBuilder) -> ArmBuilder:
+def register_arm(name: str) -> Callable[[ArmResolver], ArmResolver]:
+    """Decorator: `fn(fields, vocab_size, max_len) -> model config` becomes the arm `name`."""
+
+    def deco(fn: ArmResolver) -> ArmResolver:
         ARMS[name] = fn
         return fn
 
@@ -39,51 +50,69 @@ def _config(cls: type, fields: dict[str, Any], **fixed: Any) -> Any:
     return cls(**{**fields, **fixed})
 
 
-def _prizma_config(fields: dict[str, Any], vocab_size: int, max_len: int, feat_map: str):
-    from ..models.prizma_seq import PrizmaSeqConfig
+def _prizma(feat_map: str) -> ArmResolver:
+    def resolve(fields: dict[str, Any], vocab_size: int, max_len: int) -> PrizmaSeqConfig:
+        require("feat_map" not in fields, "arm.feat_map", "is set by the arm name")
+        return _config(
+            PrizmaSeqConfig, {"max_len": max_len, **fields}, vocab_size=vocab_size, feat_map=feat_map
+        )
 
-    require("feat_map" not in fields, "arm.feat_map", "is set by the arm name")
-    fields = {"max_len": max_len, **fields}
-    return _config(PrizmaSeqConfig, fields, vocab_size=vocab_size, feat_map=feat_map)
-
-
-def _prizma(feat_map: str) -> ArmBuilder:
-    def build(fields: dict[str, Any], vocab_size: int, max_len: int) -> SequenceLM:
-        from ..models.prizma_seq import PrizmaSeqLM
-
-        return PrizmaSeqLM(_prizma_config(fields, vocab_size, max_len, feat_map))
-
-    return build
+    return resolve
 
 
 for _fm in ("quad2", "none", "rand_linear"):
     register_arm(f"prizma-{_fm}")(_prizma(_fm))
 
 
-@register_arm("transformer")
-def _transformer(fields: dict[str, Any], vocab_size: int, max_len: int) -> SequenceLM:
-    from ..models.matching import match_transformer
-    from ..models.transformer import TransformerConfig, TransformerLM
+def _plain(cls: type) -> ArmResolver:
+    def resolve(fields: dict[str, Any], vocab_size: int, max_len: int) -> Any:
+        return _config(cls, {"max_len": max_len, **fields}, vocab_size=vocab_size)
 
+    return resolve
+
+
+register_arm("prism")(_plain(PrismConfig))
+register_arm("ssm")(_plain(SSMConfig))
+
+
+@register_arm("transformer")
+def _transformer(fields: dict[str, Any], vocab_size: int, max_len: int) -> TransformerConfig:
     fields = dict(fields)
     match = fields.pop("match", True)
-    match_to = fields.pop("match_to", {})  # extra Prizma-Seq fields of the model to match
+    match_to = dict(fields.pop("match_to", {}))
     cfg = _config(TransformerConfig, {"max_len": max_len, **fields}, vocab_size=vocab_size)
-    if match and "d_ff" not in fields:
+    if not match or "d_ff" in fields:
+        return cfg
+    if "model" not in match_to:  # Prizma-Seq fields: match the quad2 model of the same dims
         dims = {k: fields[k] for k in ("d_model", "n_layers", "n_heads") if k in fields}
-        prizma = _prizma_config({**dims, **match_to}, vocab_size, max_len, "quad2")
-        matched = match_transformer(prizma, max_len)
-        cfg = dataclasses.replace(cfg, d_ff=matched.d_ff)
-    return TransformerLM(cfg)
+        match_to = {"model": "prizma-quad2", **dims, **match_to}
+    target = resolve_arm(match_to, vocab_size, max_len)
+    if not hasattr(target, "n_heads"):
+        # match_transformer reads the head count off the target; a headless target (PRISM, SSM)
+        # gets this Transformer's, on a copy so the target config itself is left as it was.
+        target = copy.copy(target)
+        target.n_heads = cfg.n_heads
+    matched = match_transformer(target, max_len)
+    for dim in ("d_model", "n_layers", "n_heads"):  # only the FFN width is matched
+        require(
+            getattr(matched, dim) == getattr(cfg, dim), "arm.match_to", f"must have this Transformer's {dim}"
+        )
+    return dataclasses.replace(cfg, d_ff=matched.d_ff)
 
 
-def build_arm(arm: dict[str, Any], vocab_size: int, max_len: int) -> SequenceLM:
-    """The model an arm describes, sized for a task's vocabulary and longest sequence."""
+def resolve_arm(arm: dict[str, Any], vocab_size: int, max_len: int) -> Any:
+    """The model config an arm describes, sized for a task's vocabulary and longest sequence."""
+    require(isinstance(arm, dict), "arm", f"must be a dict, got {type(arm).__name__}")
     fields = dict(arm)
     name = fields.pop("model", None)
     fields.pop("label", None)
     require(name in ARMS, "model", f"unknown model {name!r}; known: {sorted(ARMS)}")
     return ARMS[name](fields, vocab_size, max_len)
+
+
+def build_arm(arm: dict[str, Any], vocab_size: int, max_len: int) -> SequenceLM:
+    """`build_model(resolve_arm(arm, vocab_size, max_len))`."""
+    return build_model(resolve_arm(arm, vocab_size, max_len))
 
 
 def arm_label(arm: dict[str, Any]) -> str:

@@ -1,57 +1,82 @@
-"""`prismlm compare`: any arms × one task × seeds through the same sweep machinery.
+"""`prismlm compare`: a list of Cells run through the one sweep engine, reported per arm.
 
-Presets are named sweeps other areas can add to (`PRESETS["prism-toy"] = my_preset`): a preset
-is a function of the scale returning a `ComparisonSpec`.
+    spec = Comparison(grid(arms, [task], train, seeds=[0, 1]))
+    rows = compare(spec, Path("results/compare"), name="mine")
+
+This module holds no experiment data; the named presets (`prismlm compare --preset`) live in
+`prismlm.reproduce.presets`, beside the systems they come from.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..config import require
-from ..reproduce.prizma_seq.scales import DEFAULT_SEEDS, SCALE_NAMES, SCALES
+from ..io import confined_path
 from .report import write_leg_report
 from .rows import acc_rows, make_arm, welch_table
-from .sweep import Cell, run_sweep
+from .sweep import Cell, grid, run_sweep
+
+COLUMNS = [
+    "task",
+    "arm",
+    "params",
+    "solve",
+    "median_acc",
+    "mean_acc",
+    "ci95_low",
+    "ci95_high",
+    "per_seed",
+    "step_ms",
+]
 
 
 @dataclass
-class ComparisonSpec:
-    arms: list[dict[str, Any]]
-    task: dict[str, Any]
-    train: dict[str, Any]
+class Comparison:
+    """The cells of one comparison; `threshold` is the accuracy that counts as solved,
+    `reference` the published rows shown beside the measured ones."""
+
+    cells: list[Cell]
     threshold: float = 0.9
-    seeds: list[int] = field(default_factory=lambda: [0, 1])
     reference: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def seeds(self) -> list[int]:
+        return list(dict.fromkeys(c.seed for c in self.cells))
 
-def _prizma_ablation(scale: str) -> ComparisonSpec:
-    s = SCALES[scale]["mqar"]
-    arms = [
-        make_arm(m, s["small"], s["feat_n2"])
-        for m in ("prizma-quad2", "prizma-rand_linear", "prizma-none", "transformer")
-    ]
-    return ComparisonSpec(arms, s["task"], s["train"], s["threshold"], DEFAULT_SEEDS[scale])
+    def with_seeds(self, seeds: list[int]) -> Comparison:
+        """The same experiments at these seeds (cells differing only in seed are merged)."""
+        require(len(seeds) >= 1, "seeds", "name at least one seed")
+        distinct = {
+            json.dumps(dataclasses.replace(c, seed=0).config(), sort_keys=True): c for c in self.cells
+        }
+        cells = [dataclasses.replace(c, seed=s) for c in distinct.values() for s in seeds]
+        return dataclasses.replace(self, cells=cells)
+
+    def with_train(self, overrides: dict[str, Any]) -> Comparison:
+        cells = [dataclasses.replace(c, train={**c.train, **overrides}) for c in self.cells]
+        return dataclasses.replace(self, cells=cells)
 
 
-PRESETS: dict[str, Callable[[str], ComparisonSpec]] = {"prizma-ablation": _prizma_ablation}
-
-TRAIN_BY_SCALE = {scale: SCALES[scale]["induction"]["train"] for scale in SCALE_NAMES}
-DIMS_BY_SCALE = {scale: SCALES[scale]["induction"]["dims"] for scale in SCALE_NAMES}
-
-
-def spec_from_names(models: list[str], task: dict[str, Any], scale: str) -> ComparisonSpec:
-    """Arms named like "prizma-quad2" or "transformer" at the scale's default size."""
-    dims, n2 = DIMS_BY_SCALE[scale], SCALES[scale]["induction"]["feat_n2"]
-    arms = [make_arm(m, dims, n2) for m in models]
-    return ComparisonSpec(arms, task, dict(TRAIN_BY_SCALE[scale]), 0.9, DEFAULT_SEEDS[scale])
+def spec_from_names(
+    models: list[str],
+    task: dict[str, Any],
+    train: dict[str, Any],
+    seeds: list[int],
+    dims: dict[str, Any],
+    feat_n2: int = 0,
+) -> Comparison:
+    """Arms named like "prizma-quad2" or "transformer", all of size `dims`."""
+    arms = [make_arm(m, dims, feat_n2) for m in models]
+    return Comparison(grid(arms, [task], train, seeds))
 
 
 def compare(
-    spec: ComparisonSpec,
+    spec: Comparison,
     out: Path,
     name: str = "compare",
     seeds: list[int] | None = None,
@@ -59,32 +84,31 @@ def compare(
     progress: bool = False,
     scale: str = "custom",
 ) -> list[dict[str, Any]]:
-    """Run the comparison, write `<out>/<name>.json|.md|.png`, return per-arm rows."""
-    require(len(spec.arms) >= 1, "models", "name at least one model")
-    seeds = list(spec.seeds if seeds is None else seeds)
-    cells = Cell.grid(spec.arms, [spec.task], spec.train, seeds)
-    records = run_sweep(cells, Path(out) / "cache", device, progress)
-    rows = acc_rows(records, spec.threshold)
+    """Run the comparison, write `<out>/<name>.json|.md|.png`, return one row per (task, arm);
+    the Welch tests compare each task's first arm with the others."""
+    require(len(spec.cells) >= 1, "models", "name at least one model")
+    confined_path(Path(out), f"{name}.json")  # a report name never writes outside `out`
+    if seeds is not None:
+        spec = spec.with_seeds(seeds)
+    records = run_sweep(spec.cells, Path(out) / "cache", device, progress)
+    rows, welch = [], {}
+    tasks = list(dict.fromkeys(json.dumps(c.task, sort_keys=True) for c in spec.cells))
+    for task in tasks:
+        recs = [
+            r for r, c in zip(records, spec.cells, strict=True) if json.dumps(c.task, sort_keys=True) == task
+        ]
+        task_rows = acc_rows(recs, spec.threshold)
+        for row in task_rows:
+            row["task"] = json.loads(task).get("name", "?")
+        rows += task_rows
+        for k, v in welch_table(recs, task_rows[0]["arm"]).items():
+            welch[f"{task_rows[0]['task']}: {k}" if len(tasks) > 1 else k] = v
     payload = {
         "scale": scale,
-        "seeds": seeds,
-        "task": spec.task,
-        "train": spec.train,
+        "seeds": spec.seeds,
+        "cells": [c.config() for c in spec.cells],
         "records": [r["key"] for r in records],
-        "welch": welch_table(records, rows[0]["arm"]),
+        "welch": welch,
     }
-    write_leg_report(
-        Path(out),
-        name,
-        payload,
-        rows,
-        spec.reference or {"rows": []},
-        ["arm", "params", "solve", "median_acc", "mean_acc", "ci95_low", "ci95_high", "per_seed", "step_ms"],
-    )
+    write_leg_report(Path(out), name, payload, rows, spec.reference or {"rows": []}, COLUMNS)
     return rows
-
-
-def preset_spec(name: str, scale: str) -> ComparisonSpec:
-    require(name in PRESETS, "preset", f"unknown preset {name!r}; known: {sorted(PRESETS)}")
-    require(scale in SCALE_NAMES, "scale", f"must be one of {SCALE_NAMES}, got {scale!r}")
-    return PRESETS[name](scale)

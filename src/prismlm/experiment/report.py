@@ -6,13 +6,12 @@ sees both without opening another file.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..io import atomic_write_bytes
+from ..io import write_record
 
 
 def _fmt(v: Any) -> str:
@@ -49,10 +48,9 @@ def write_leg_report(
     plot: Callable[[Any], None] | None = None,
     notes: list[str] | None = None,
 ) -> str:
-    """Write `<out_dir>/<leg>.json|.md|.png` and return the markdown (also printed)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    """Write `<out_dir>/<leg>.json|.md|.png` (prismlm.io.write_record) and return the markdown
+    (also printed). `plot(ax)` draws the figure, if given."""
     data = {"leg": leg, **payload, "rows": rows, "reference": reference}
-    atomic_write_bytes(out_dir / f"{leg}.json", json.dumps(data, indent=1, default=str).encode())
     md = [f"# {leg} ({payload.get('scale', '?')} scale)\n"]
     md.append("## Measured in this run\n")
     md.append(markdown_table(rows, columns))
@@ -62,18 +60,17 @@ def write_leg_report(
     for note in notes or []:
         md.append(f"\n{note}\n")
     text = "\n".join(md)
-    atomic_write_bytes(out_dir / f"{leg}.md", text.encode())
+    figure = None
     if plot is not None:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        fig, ax = plt.subplots(figsize=(6, 4))
+        figure, ax = plt.subplots(figsize=(6, 4))
         plot(ax)
         ax.set_title(f"{leg} ({payload.get('scale', '?')} scale)")
-        fig.tight_layout()
-        fig.savefig(out_dir / f"{leg}.png", dpi=100)
-        plt.close(fig)
+        figure.tight_layout()
+    write_record(out_dir, leg, data, text, figure)
     print(text, flush=True)
     return text

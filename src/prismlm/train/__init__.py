@@ -1,6 +1,6 @@
 """Training: one loop for every model (`train`), its config, schedule and checkpoints."""
 
-from .config import TrainConfig, gen_warm
+from .config import TrainConfig
 from .schedule import lr_at, warmup_steps
 from .trainer import TrainResult, evaluate, make_eval_set, masked_cross_entropy, train
 
@@ -8,7 +8,6 @@ __all__ = [
     "TrainConfig",
     "TrainResult",
     "evaluate",
-    "gen_warm",
     "lr_at",
     "make_eval_set",
     "masked_cross_entropy",

@@ -3,12 +3,11 @@
 Defaults follow the Prizma-Seq diagnostic trainer (spec §5): AdamW(0.9, 0.95), weight decay 0.01,
 clip 1.0, warmup + cosine to 0.1·lr, frozen eval set drawn with seed 12345, plateau early stop
 that never fires before step 4000 or while the best accuracy is below 0.5.
-`gen_warm()` returns the long-warmup recipe every recall leg uses.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from ..config import require
 
@@ -82,17 +81,3 @@ class TrainConfig:
     def eval_bs(self) -> int:
         return self.eval_batch_size or self.batch_size
 
-
-def gen_warm(steps: int = 80_000, **overrides) -> TrainConfig:
-    """The "gen-warm" recipe of every recall leg (spec §5): lr 1e-3, warmup 2000 absolute,
-    cosine to 0.1·lr, batch 64, eval every 2000 steps, plateau stop."""
-    base = TrainConfig(
-        steps=steps,
-        batch_size=64,
-        lr=1e-3,
-        warmup=2000,
-        warmup_frac=0.0,
-        min_lr_frac=0.1,
-        eval_every=2000,
-    )
-    return replace(base, **overrides)

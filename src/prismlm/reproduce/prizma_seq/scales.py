@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...train.config import gen_warm
-
 SCALE_NAMES = ("smoke", "cpu", "paper")
 
 _SMOKE_TRAIN = dict(
@@ -44,15 +42,17 @@ _CPU_TRAIN = dict(
 )
 
 
-def _gen_warm(steps: int) -> dict[str, Any]:
-    """The recall legs' "gen-warm" recipe (train.config.gen_warm, the one copy) as cell train data.
+def gen_warm(steps: int) -> dict[str, Any]:
+    """The "gen-warm" recipe of every paper-scale recall leg (spec §5), as cell train data: lr 1e-3,
+    2000 absolute warm-up steps, cosine to 0.1·lr, batch 64, eval every 2000 steps on 32 batches.
 
-    Only the recipe's own fields are listed, so a cell's config (and cache key) names what the
-    recipe sets and leaves every other TrainConfig default implicit.
+    Only the recipe's own fields are listed; every other TrainConfig field keeps its default (and
+    the resolved TrainConfig, defaults included, keys the cell).
     """
-    cfg = gen_warm(steps, eval_batches=32)
-    fields = ("steps", "batch_size", "lr", "warmup", "warmup_frac", "min_lr_frac", "eval_every")
-    return {f: getattr(cfg, f) for f in (*fields, "eval_batches")}
+    return dict(
+        steps=steps, batch_size=64, lr=1e-3, warmup=2000, warmup_frac=0.0, min_lr_frac=0.1,
+        eval_every=2000, eval_batches=32,
+    )
 
 
 SCALES: dict[str, dict[str, dict[str, Any]]] = {
@@ -164,14 +164,14 @@ SCALES: dict[str, dict[str, dict[str, Any]]] = {
                 dict(d_model=256, n_layers=4, n_heads=8),
             ],
             feat_n2=224,
-            train=_gen_warm(80_000),
+            train=gen_warm(80_000),
             threshold=0.9,
         ),
         "induction": dict(
             task={"name": "mixed_induction", "vocab_size": 32, "lengths": [64, 128, 256]},
             dims=dict(d_model=128, n_layers=2, n_heads=4),
             feat_n2=224,
-            train=_gen_warm(60_000),
+            train=gen_warm(60_000),
             threshold=0.98,
             post_lengths=[64, 128, 256],
         ),
@@ -179,7 +179,7 @@ SCALES: dict[str, dict[str, dict[str, Any]]] = {
             task={"name": "selective_copy", "vocab_size": 32, "mem_len": 64, "n_data": 16},
             dims=dict(d_model=128, n_layers=2, n_heads=4),
             feat_n2=224,
-            train=_gen_warm(60_000),
+            train=gen_warm(60_000),
             threshold=0.97,
         ),
         "charlm": dict(
@@ -216,7 +216,7 @@ SCALES: dict[str, dict[str, dict[str, Any]]] = {
             vocab_size=32,
             dims=dict(d_model=128, n_layers=4, n_heads=4),
             feat_n2=224,
-            train=_gen_warm(40_000),
+            train=gen_warm(40_000),
         ),
     },
 }
