@@ -22,10 +22,14 @@ def test_load_balance_is_minimal_at_uniform_routing():
         loss = top_k_route(logits, 1).balance_loss
         assert loss > prev
         prev = loss
-    # Sharp routing (P = f): L = E Σ f² ≥ 1, equality only at f uniform.
-    for f in ([1.0, 0.0, 0.0], [0.5, 0.5, 0.0], [0.4, 0.3, 0.3]):
-        f = torch.tensor(f)
-        assert n_exp * (f * f).sum() > best
+    # Sharp routing (probabilities equal to the hard fractions): L = E Σ f² > 1 unless f is uniform.
+    for counts in ([300, 0, 0], [150, 150, 0], [120, 90, 90]):
+        choice = torch.repeat_interleave(torch.arange(n_exp), torch.tensor(counts))
+        mask = torch.nn.functional.one_hot(choice, n_exp).bool()
+        sharp = load_balance_loss(mask, mask.float())
+        f = torch.tensor(counts, dtype=torch.float32) / 300
+        assert sharp.item() == pytest.approx(n_exp * float((f * f).sum()))
+        assert sharp > best
 
 
 @pytest.mark.parametrize("k", [1, 2])
