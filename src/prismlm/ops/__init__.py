@@ -1,0 +1,53 @@
+"""Pure tensor functions, each fast form beside the plain loop it must agree with.
+
+    delta rule        o, S = delta_rule(q, k, v, beta, alpha, S0)               o_t = S_{t-1} q_t, then S_t
+    feature maps      phi = apply_feature_map(x, "quad2", buffers)              parameter-free monomials
+    window attention  sliding_window_attention(q, k, v, window)                 exact w-token causal window
+    multi-rate scan   h = multirate_scan_chunked(z, rates)                       h_t = γ h_{t-1} + (1-γ) z_t
+    tape scan         M = tape_scan(a, b, m0)                                    M_t = A_t ⊙ M_{t-1} + B_t
+    holographic scan  y, H = holo_scan(keys, values, queries)                    H_t = Σ_{s≤t} k_s ⊙ v_s
+    VSA algebra       map_bind / hrr_bind / superpose / cleanup                  MAP and HRR binding
+
+Every public op is exported here; `*_recurrent`, `*_reference` and `*_naive` are the references.
+"""
+
+from .delta_rule import delta_rule, delta_rule_chunked, delta_rule_recurrent, delta_rule_step
+from .feature_maps import apply_feature_map, feature_dim, make_feature_buffers
+from .holo_scan import holo_scan, holo_scan_naive
+from .multirate_scan import (
+    log_spaced_rates,
+    multirate_scan_chunked,
+    multirate_scan_recurrent,
+    multirate_scan_step,
+)
+from .tape_scan import tape_scan, tape_scan_recurrent, tape_step
+from .vsa import cleanup, hrr_bind, hrr_unbind, map_bind, map_unbind, random_bipolar, superpose
+from .window_attention import sliding_window_attention, sliding_window_attention_reference
+
+__all__ = [
+    "apply_feature_map",
+    "cleanup",
+    "delta_rule",
+    "delta_rule_chunked",
+    "delta_rule_recurrent",
+    "delta_rule_step",
+    "feature_dim",
+    "holo_scan",
+    "holo_scan_naive",
+    "hrr_bind",
+    "hrr_unbind",
+    "log_spaced_rates",
+    "make_feature_buffers",
+    "map_bind",
+    "map_unbind",
+    "multirate_scan_chunked",
+    "multirate_scan_recurrent",
+    "multirate_scan_step",
+    "random_bipolar",
+    "sliding_window_attention",
+    "sliding_window_attention_reference",
+    "superpose",
+    "tape_scan",
+    "tape_scan_recurrent",
+    "tape_step",
+]
