@@ -47,21 +47,20 @@ def write_leg_report(
     columns: list[str] | None = None,
     plot: Callable[[Any], None] | None = None,
     notes: list[str] | None = None,
-) -> str:
-    """Write `<out_dir>/<leg>.json|.md|.png` (prismlm.io.write_record) and return the markdown
-    (also printed). `plot(ax)` draws the figure, if given."""
-    data = {"leg": leg, **payload, "rows": rows, "reference": reference}
-    md = [f"# {leg} ({payload.get('scale', '?')} scale)\n"]
-    md.append("## Measured in this run\n")
-    md.append(markdown_table(rows, columns))
-    md.append("\n## Seed 000 reference (paper scale)\n")
-    md.append(f"Claim: {reference.get('claim', '')}\n")
+    reference_title: str = "Published reference",
+) -> dict[str, Any]:
+    """Write `<out_dir>/<leg>.json|.md|.png` (prismlm.io.write_record): the rows measured in this
+    run beside the published reference rows. `plot(ax)` draws the figure (skipped when there are
+    no rows). Returns the record {"leg", **payload, "rows", "reference"}; the markdown is printed."""
+    record = {"leg": leg, **payload, "rows": rows, "reference": reference}
+    scale = payload.get("scale", "?")
+    md = [f"# {leg} ({scale} scale)\n", "## Measured in this run\n", markdown_table(rows, columns)]
+    md += [f"\n## {reference_title}\n", f"Claim: {reference.get('claim', '')}\n"]
     md.append(markdown_table(reference.get("rows", [])))
-    for note in notes or []:
-        md.append(f"\n{note}\n")
+    md += [f"\n{note}\n" for note in notes or []]
     text = "\n".join(md)
     figure = None
-    if plot is not None:
+    if plot is not None and rows:
         import matplotlib
 
         matplotlib.use("Agg")
@@ -69,8 +68,8 @@ def write_leg_report(
 
         figure, ax = plt.subplots(figsize=(6, 4))
         plot(ax)
-        ax.set_title(f"{leg} ({payload.get('scale', '?')} scale)")
+        ax.set_title(f"{leg} ({scale} scale)")
         figure.tight_layout()
-    write_record(out_dir, leg, data, text, figure)
+    write_record(out_dir, leg, record, text, figure)
     print(text, flush=True)
-    return text
+    return record

@@ -15,10 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ...experiment.report import markdown_table
+from ...experiment import report
 from ...experiment.rows import welch_table
 from ...experiment.sweep import Cell, run_sweep
-from ...io import write_record
 from .reference import REFERENCE
 from .scales import SCALES
 
@@ -99,29 +98,7 @@ def write_leg_report(
     plot: Plot | None = None,
     notes: list[str] | None = None,
 ) -> dict[str, Any]:
-    """Write `<out_dir>/<leg>.json|.md|.png` (measured rows beside seed 000's) and return the record.
-
-    The record is {"leg", **payload, "rows", "reference"}; the markdown is also printed.
-    """
-    reference = REFERENCE[leg]
-    record = {"leg": leg, **payload, "rows": rows, "reference": reference}
-    scale = payload.get("scale", "?")
-    md = [f"# {leg} ({scale} scale)\n", "## Measured in this run\n", markdown_table(rows, columns)]
-    md += ["\n## Seed 000 reference (paper scale)\n", f"Claim: {reference['claim']}\n"]
-    md.append(markdown_table(reference.get("rows", [])))
-    md += [f"\n{note}\n" for note in notes or []]
-    text = "\n".join(md)
-    figure = None
-    if plot is not None and rows:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        figure, ax = plt.subplots(figsize=(6, 4))
-        plot(ax)
-        ax.set_title(f"{leg} ({scale} scale)")
-        figure.tight_layout()
-    write_record(out_dir, leg, record, text, figure)
-    print(text, flush=True)
-    return record
+    """The experiment report (experiment.report.write_leg_report) with seed 000's rows for `leg`."""
+    return report.write_leg_report(
+        out_dir, leg, payload, rows, REFERENCE[leg], columns, plot, notes, "Seed 000 reference (paper scale)"
+    )
