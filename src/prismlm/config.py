@@ -61,3 +61,42 @@ def fingerprint(obj: Any) -> str:
     """
     blob = json.dumps(to_jsonable(obj), sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _accepts(kind: Any, value: Any) -> bool | None:
+    """Whether `value` fits annotation `kind`; None when the annotation is not checked here."""
+    import math
+    import types
+    import typing
+
+    origin = typing.get_origin(kind)
+    if origin in (typing.Union, types.UnionType):
+        verdicts = [_accepts(k, value) for k in typing.get_args(kind)]
+        return None if None in verdicts and not any(verdicts) else any(v for v in verdicts if v)
+    if kind is type(None):
+        return value is None
+    if kind is bool:
+        return isinstance(value, bool)
+    if kind is int:  # bool is an int subclass, and 5.5 steps is not a step count
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind is float:
+        return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if kind is str:
+        return isinstance(value, str)
+    return None
+
+
+def require_field_types(config: Any) -> None:
+    """Check every int / float / bool / str (or `X | None`) field of a dataclass config against its
+    annotation: no bools for ints, no 5.5 for an int, no NaN or inf for a float. Raises a ValueError
+    naming the field; fields of other types are left to the config's own checks."""
+    import typing
+
+    hints = typing.get_type_hints(type(config))
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if _accepts(hints.get(f.name), value) is False:
+            raise ValueError(
+                f"invalid config field '{f.name}': expected {hints[f.name]}, got {value!r} "
+                f"({type(value).__name__})"
+            )

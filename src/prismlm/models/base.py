@@ -38,6 +38,7 @@ from torch import nn
 
 from ..config import config_from_dict, config_to_dict
 from ..layers.decode_weights import reuse_decode_weights, transposed_weight
+from .config import require_lm_shape
 from .state import DecodeState
 
 MODEL_REGISTRY: dict[str, type[SequenceLM]] = {}
@@ -97,6 +98,7 @@ class SequenceLM(nn.Module):
                 f"{type(self).__name__} needs a {self.config_class.__name__}, "
                 f"got {type(config).__name__}"
             )
+        require_lm_shape(config)  # every model, whatever its config's own __post_init__ checks
         self.config = config
 
     # ----------------------------------------------------------------------------- validation
