@@ -4,8 +4,8 @@
     u = RMSNorm(x);  routing = Router([u ; mean_slots(tape below)])
     x ← x + Σ_{e ∈ top-k(u)} w_e · expert_e(u)          (sparse dispatch: compute scales with k)
 
-Experts: neural (SwiGLU, hidden `neural_hidden`, default 2·d_model), memory (tape read/write head; absent in the last block,
-whose writes no later block could read) and symbolic (six primitives). The same code runs a full
+Experts: neural (SwiGLU, hidden `neural_hidden`, 2·d_model by default), memory (tape read/write
+head; absent in the last block, whose writes no later block could read) and symbolic (six primitives). The same code runs a full
 sequence (`state=None`) and a decode step (x: [B, 1, d], state = (MRB state, tape state)), so
 decoding reproduces the forward pass exactly.
 """

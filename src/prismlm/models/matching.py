@@ -47,6 +47,7 @@ def match_ffn_width(base, target: int):
     per_unit = (count_parameters(dataclasses.replace(base, d_ff=16)) - p0) / 8
     guess = int((8 + (target - p0) / per_unit) // 8) * 8
     candidates = {max(8, guess), max(8, guess + 8)}
-    return dataclasses.replace(
-        base, d_ff=min(candidates, key=lambda f: abs(count_parameters(dataclasses.replace(base, d_ff=f)) - target))
-    )
+    def miss(d_ff: int) -> int:
+        return abs(count_parameters(dataclasses.replace(base, d_ff=d_ff)) - target)
+
+    return dataclasses.replace(base, d_ff=min(candidates, key=miss))
