@@ -5,9 +5,9 @@
     x ← x + Σ_{e ∈ top-k(u)} w_e · expert_e(u)          (sparse dispatch: compute scales with k)
 
 Experts: neural (SwiGLU, hidden `neural_hidden`, 2·d_model by default), memory (tape read/write
-head; absent in the last block, whose writes no later block could read) and symbolic (six primitives). The same code runs a full
-sequence (`state=None`) and a decode step (x: [B, 1, d], state = (MRB state, tape state)), so
-decoding reproduces the forward pass exactly.
+head; absent in the last block, whose writes no later block could read) and symbolic (six
+primitives). The same code runs a full sequence (`state=None`) and a decode step (x: [B, 1, d],
+state = (MRB state, tape state)), so decoding reproduces the forward pass exactly.
 """
 
 from __future__ import annotations
