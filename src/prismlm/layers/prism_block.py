@@ -4,10 +4,10 @@
     u = RMSNorm(x);  routing = Router([u ; mean_slots(tape below)])
     x ← x + Σ_{e ∈ top-k(u)} w_e · expert_e(u)          (sparse dispatch: compute scales with k)
 
-Experts: neural (SwiGLU, hidden 2·d_model), memory (tape read/write head; absent in the last block,
-whose writes no later block could read) and symbolic (six primitives). The same code runs a full
-sequence (`state=None`) and a decode step (x: [B, 1, d], state = (MRB state, tape state)), so
-decoding reproduces the forward pass exactly.
+Experts: neural (SwiGLU, hidden `neural_hidden`, 2·d_model by default), memory (tape read/write
+head; absent in the last block, whose writes no later block could read) and symbolic (six
+primitives). The same code runs a full sequence (`state=None`) and a decode step (x: [B, 1, d],
+state = (MRB state, tape state)), so decoding reproduces the forward pass exactly.
 """
 
 from __future__ import annotations
@@ -52,14 +52,20 @@ class BlockStats:
 
 
 def build_experts(
-    kinds: tuple[str, ...], d_model: int, d_mem: int, num_slots: int, memory_kind: str = "tape"
+    kinds: tuple[str, ...],
+    d_model: int,
+    d_mem: int,
+    num_slots: int,
+    memory_kind: str = "tape",
+    neural_hidden: int | None = None,
 ) -> nn.ModuleList:
     """One expert per kind. `memory_kind` picks the memory implementation: "tape" (slot
-    addressed, NTM erase/add) or "holo" (holographic bind/superpose, `HoloMemoryExpert`)."""
+    addressed, NTM erase/add) or "holo" (holographic bind/superpose, `HoloMemoryExpert`).
+    `neural_hidden`: the neural expert's SwiGLU width (None = 2·d_model)."""
     experts: list[Expert] = []
     for kind in kinds:
         if kind == "neural":
-            experts.append(NeuralExpert(d_model, 2 * d_model))
+            experts.append(NeuralExpert(d_model, neural_hidden or 2 * d_model))
         elif kind == "symbolic":
             experts.append(SymbolicExpert(d_model))
         elif kind == "memory":
@@ -90,6 +96,7 @@ class PrismBlock(nn.Module):
         max_rate: float = math.log(256.0),
         norm_eps: float = 1e-6,
         memory_kind: str = "tape",
+        neural_hidden: int | None = None,
     ) -> None:
         super().__init__()
         self.kinds = tuple(kinds)
@@ -98,7 +105,9 @@ class PrismBlock(nn.Module):
         self.mrb = MultiRateBus(d_model, num_rates, min_rate, max_rate)
         self.norm_route = RMSNorm(d_model, norm_eps)
         self.router = PolymorphicRouter(d_model, d_mem, len(self.kinds), top_k, epsilon)
-        self.experts = build_experts(self.kinds, d_model, d_mem, num_slots, memory_kind)
+        self.experts = build_experts(
+            self.kinds, d_model, d_mem, num_slots, memory_kind, neural_hidden
+        )
         self.last_stats: BlockStats | None = None
 
     def forward(

@@ -38,3 +38,16 @@ def match_transformer(
     best = min(candidates, key=lambda f: abs(count_parameters(dataclasses.replace(base, d_ff=f)) - target))
     return dataclasses.replace(base, d_ff=best)
 
+
+
+def match_ffn_width(base, target: int):
+    """`base` (any config with a `d_ff` field) with the d_ff, a multiple of 8, whose parameter
+    count is closest to `target`. Counts are affine in d_ff, so two probes locate it."""
+    p0 = count_parameters(dataclasses.replace(base, d_ff=8))
+    per_unit = (count_parameters(dataclasses.replace(base, d_ff=16)) - p0) / 8
+    guess = int((8 + (target - p0) / per_unit) // 8) * 8
+    candidates = {max(8, guess), max(8, guess + 8)}
+    def miss(d_ff: int) -> int:
+        return abs(count_parameters(dataclasses.replace(base, d_ff=d_ff)) - target)
+
+    return dataclasses.replace(base, d_ff=min(candidates, key=miss))

@@ -36,6 +36,9 @@ class PrismConfig:
     Rates Δ_k are log-spaced in [min_rate, max_rate]; top_k ≤ number of expert kinds;
     memory_kind selects the memory expert: "tape" (slot-addressed NTM tape) or "holo" (the
     holographic tape of PRISM-Holo, whose bind/unbind path has no trainable parameters).
+    neural_hidden_mult: the neural expert's SwiGLU hidden width is neural_hidden_mult·d_model
+    (the toy spec uses 2; the reference's 350m / 700m / 1b presets use 3).
+    tie_embeddings: logits = h·Eᵀ with the input embedding E (True) or a separate V×d head.
     """
 
     vocab_size: int = 256
@@ -54,6 +57,8 @@ class PrismConfig:
     init_std: float = 0.02
     memory_kind: str = "tape"
     max_len: int = 1 << 20
+    neural_hidden_mult: int = 2
+    tie_embeddings: bool = True
 
     def __post_init__(self) -> None:
         require(self.vocab_size >= 2, "vocab_size", f"must be >= 2, got {self.vocab_size}")
@@ -82,6 +87,11 @@ class PrismConfig:
         )
         require(self.init_std > 0, "init_std", "must be > 0")
         require(self.max_len >= 1, "max_len", "must be >= 1")
+        require(
+            isinstance(self.neural_hidden_mult, int) and self.neural_hidden_mult >= 1,
+            "neural_hidden_mult", f"must be an int >= 1, got {self.neural_hidden_mult!r}",
+        )
+        require(isinstance(self.tie_embeddings, bool), "tie_embeddings", "must be a bool")
 
     def block_kinds(self, layer: int) -> tuple[str, ...]:
         """Expert kinds of block `layer`: the last block has no memory expert."""
@@ -133,10 +143,12 @@ class PrismLM(SequenceLM):
                 c.max_rate,
                 c.norm_eps,
                 c.memory_kind,
+                c.neural_hidden_mult * c.d_model,
             )
             for i in range(c.n_layers)
         )
         self.norm = RMSNorm(c.d_model, c.norm_eps)
+        self.head = None if c.tie_embeddings else nn.Linear(c.d_model, c.vocab_size, bias=False)
         init_linear_and_embedding_(self, c.init_std)
 
     def _run(
@@ -149,7 +161,8 @@ class PrismLM(SequenceLM):
             balance, entropy = balance + lb, entropy + ent
             new_states.append(st)
         aux = self.config.balance_weight * balance - self.config.read_entropy_weight * entropy
-        return self.tied_head(self.norm(x)), aux, new_states
+        h = self.norm(x)
+        return (self.tied_head(h) if self.head is None else self.head(h)), aux, new_states
 
     def forward(self, input_ids: torch.Tensor, return_aux: bool = False):
         self.check_input_ids(input_ids, self.config.max_len)
