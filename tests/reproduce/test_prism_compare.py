@@ -88,7 +88,13 @@ def test_measure_gives_one_measurement_per_claim(tmp_path, fast_smoke):
     for cid in (*prism.WINNER_CLAIMS, *prism.ROUTING_CLAIMS):
         assert by_id[cid].verdict == "not reproducible at this scale"
     # ... but parameter counts do not depend on the scale
-    assert by_id["prism.preset_params"].verdict in ("reproduced", "refuted")
+    assert by_id["prism.preset_params"].verdict == "reproduced", by_id["prism.preset_params"].why
+
+
+def test_preset_counts_off_by_more_than_the_tolerance_are_refuted():
+    claimed = {"tiny": 7.3e6, "1b": 1807.2e6}
+    assert prism.params_verdict({"tiny": 7.3e6, "1b": 1.5e9}, claimed)[2] == "refuted"
+    assert prism.params_verdict({"tiny": 7.31e6, "1b": 1.81e9}, claimed)[2] == "reproduced"
 
 
 def _agg(ce: dict[str, list[float]]) -> dict:
