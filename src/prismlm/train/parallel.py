@@ -50,9 +50,10 @@ def wrap_model(model: nn.Module, info: DistInfo, config: TrainConfig, device: to
         return DDP(model, device_ids=[device.index] if device.type == "cuda" else None)
     from torch.distributed.fsdp import fully_shard
 
-    for block in model_blocks(model):
+    blocks = getattr(model, "blocks", None)
+    for block in model_blocks(model) if isinstance(blocks, nn.ModuleList) and len(blocks) else ():
         fully_shard(block)
-    fully_shard(model)
+    fully_shard(model)  # a model without `blocks` is one FSDP unit
     return model
 
 
