@@ -28,6 +28,11 @@ from dist_worker import TASK, tiny_model  # noqa: E402
 FP32_TOL = 1e-5
 RUN = dict(steps=6, batch_size=8, micro_batch_size=2, lr=5e-3, warmup=2, eval_every=3, eval_batches=2,
            log_every=1, device="cpu")
+MODES = {  # launched together; checkpointing inside FSDP2 units must not change the run
+    "ddp": {"parallel": "ddp"},
+    "fsdp": {"parallel": "fsdp"},
+    "fsdp_checkpointed": {"parallel": "fsdp", "activation_checkpointing": True},
+}
 KILLED = {**RUN, "steps": 12, "checkpoint_every": 4}  # checkpoints at 4 and 8; killed at step 9
 
 
@@ -44,14 +49,15 @@ def _torchrun(*jobs: dict) -> subprocess.CompletedProcess:
 def two_rank_runs(tmp_path_factory):
     """Both parallel modes trained on 2 gloo ranks, in a single torchrun launch."""
     root = tmp_path_factory.mktemp("two_ranks")
-    proc = _torchrun(*({"out": root / mode, "train": {**RUN, "parallel": mode}} for mode in ("ddp", "fsdp")))
+    proc = _torchrun(*({"out": root / mode, "train": {**RUN, **fields}} for mode, fields in MODES.items()))
     assert proc.returncode == 0, proc.stderr[-3000:]
     return root
 
 
 def _single(fields: dict):
     model = tiny_model()
-    fields = {k: v for k, v in fields.items() if k not in ("micro_batch_size", "parallel")}
+    plain = ("micro_batch_size", "parallel", "activation_checkpointing")  # one process, whole batch
+    fields = {k: v for k, v in fields.items() if k not in plain}
     return model, train(model, TASK, TrainConfig(**fields))
 
 
@@ -60,9 +66,9 @@ def _assert_same_weights(model, weights):
         assert torch.allclose(value, weights[name], atol=FP32_TOL), name
 
 
-@pytest.mark.parametrize("parallel", ["ddp", "fsdp"])
-def test_two_ranks_match_one_process_and_see_different_rows(two_rank_runs, parallel):
-    out = two_rank_runs / parallel
+@pytest.mark.parametrize("mode", list(MODES))
+def test_two_ranks_match_one_process_and_see_different_rows(two_rank_runs, mode):
+    out = two_rank_runs / mode
     result = json.loads((out / "result.json").read_text())
     model, single = _single(RUN)
     assert result["curve"] == pytest.approx([r["loss"] for r in single.train_log], rel=FP32_TOL)

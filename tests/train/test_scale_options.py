@@ -166,8 +166,16 @@ def test_tensorboard_logs_scalars(tmp_path):
 
 
 def test_missing_optional_loggers_warn_and_training_goes_on(tmp_path):
-    if importlib.util.find_spec("tensorboard") is not None and importlib.util.find_spec("wandb") is not None:
+    missing = {name: importlib.util.find_spec(name) is None for name in ("tensorboard", "wandb")}
+    if not any(missing.values()):
         pytest.skip("both loggers are installed")
-    with pytest.warns(UserWarning, match="not installed"):
-        res = train(_gru(), TASK, TrainConfig(batch_size=4, tensorboard=True, wandb=True, **BASE), tmp_path)
+    with pytest.warns(UserWarning, match="not installed"):  # only the missing ones are asked for
+        res = train(_gru(), TASK, TrainConfig(batch_size=4, **missing, **BASE), tmp_path)
     assert res.steps == BASE["steps"]
+
+
+def test_bf16_autocast_never_runs_on_cpu():
+    from prismlm.train.trainer import _Run
+
+    run = _Run(_gru(), TASK, TrainConfig(batch_size=4, amp=True, **BASE), None, None)
+    assert run.amp is False and run.configs["train"]["amp"] is False
