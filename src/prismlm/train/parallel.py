@@ -22,6 +22,7 @@ The optimizer state is then keyed by parameter name instead of position.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
@@ -94,3 +95,24 @@ def load_sharded_optimizer(model: nn.Module, opt: torch.optim.Optimizer, state: 
     from torch.distributed.checkpoint.state_dict import StateDictOptions, set_optimizer_state_dict
 
     set_optimizer_state_dict(model, opt, state, options=StateDictOptions(full_state_dict=True))
+
+
+def checkpoint_state(
+    model: nn.Module, opt: torch.optim.Optimizer, is_sharded: bool
+) -> tuple[dict[str, torch.Tensor] | None, dict]:
+    """(full weights or None: write the model itself, optimizer state) for a checkpoint.
+    Sharded: collective, call it on every rank."""
+    return gather_state(model, opt) if is_sharded else (None, opt.state_dict())
+
+
+def weights_loader(model: nn.Module, is_sharded: bool) -> Callable[[Path], None] | None:
+    """How `load_checkpoint` loads a weights file: into the shards, or its plain default (None)."""
+    return (lambda path: load_sharded_weights(model, path)) if is_sharded else None
+
+
+def load_optimizer(model: nn.Module, opt: torch.optim.Optimizer, state: dict, is_sharded: bool) -> None:
+    """Restore a checkpoint's optimizer state (name-keyed when sharded, positional otherwise)."""
+    if is_sharded:
+        load_sharded_optimizer(model, opt, state)
+    else:
+        opt.load_state_dict(state)

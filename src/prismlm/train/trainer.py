@@ -40,6 +40,7 @@ from tqdm.auto import tqdm
 
 from ..config import fingerprint
 from ..data.task import Batch, Task
+from . import parallel
 from .activation import checkpoint_blocks
 from .bookkeeping import _EarlyStop, _MetricsLog
 from .checkpoint import CheckpointError, clean_checkpoints, init_weights, load_checkpoint, save_checkpoint
@@ -48,14 +49,6 @@ from .distributed import barrier, setup_distributed, shard_rows
 from .flops import flops_per_token, mfu, peak_flops
 from .guard import FiniteGuard, grad_norm, weights_finite
 from .optim import build_optimizer
-from .parallel import (
-    gather_state,
-    grad_sync,
-    load_sharded_optimizer,
-    load_sharded_weights,
-    sharded,
-    wrap_model,
-)
 from .resume import check_same_run, run_configs
 from .schedule import lr_at
 
@@ -167,7 +160,7 @@ class _Run:
         if config.activation_checkpointing:
             checkpoint_blocks(model)
         self.accum = config.accumulation(self.info.world_size)
-        self.sharded = sharded(self.info, config)
+        self.sharded = parallel.sharded(self.info, config)
         self.amp = bool(config.amp and device.type == "cuda" and torch.cuda.is_bf16_supported())
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.ckpt_dir = self.run_dir / "checkpoints" if self.run_dir is not None else None
@@ -175,7 +168,7 @@ class _Run:
         self.eval_set = make_eval_set(task, config)
         self.gen = torch.Generator().manual_seed(config.seed)
         torch.manual_seed(config.seed)
-        self.net = wrap_model(model, self.info, config, device)
+        self.net = parallel.wrap_model(model, self.info, config, device)
         self.opt = build_optimizer(model, config, device)  # after sharding: FSDP2 swaps parameters
         if config.compile:
             self.net = torch.compile(self.net)
@@ -203,7 +196,7 @@ class _Run:
                 self.ckpt_dir,
                 self.model,
                 check=lambda s, p: check_same_run(s, p, self.configs),
-                load_weights=(lambda path: load_sharded_weights(self.model, path)) if self.sharded else None,
+                load_weights=parallel.weights_loader(self.model, self.sharded),
             )
         cfg = self.cfg
         self.log = _MetricsLog(
@@ -215,10 +208,7 @@ class _Run:
                 self.log.rewrite([])
             return
         try:
-            if self.sharded:
-                load_sharded_optimizer(self.model, self.opt, saved["optimizer"])
-            else:
-                self.opt.load_state_dict(saved["optimizer"])
+            parallel.load_optimizer(self.model, self.opt, saved["optimizer"], self.sharded)
             self.gen.set_state(saved["generator"])
             torch.set_rng_state(saved["torch_rng"])
             if self.device.type == "cuda" and saved.get("cuda_rng") is not None:
@@ -244,7 +234,7 @@ class _Run:
         self.guard.check()
         if not weights_finite(self.model, self.info):  # reduced over ranks: all stop together
             self.guard.fail(self.step, "a weight")
-        weights, optim = gather_state(self.model, self.opt) if self.sharded else (None, self.opt.state_dict())
+        weights, optim = parallel.checkpoint_state(self.model, self.opt, self.sharded)  # collective
         if not self.info.is_main:
             return
         state = {
@@ -291,7 +281,7 @@ class _Run:
         loss = aux = torch.zeros((), device=self.device)
         for i in range(self.accum):
             part = _take(batch, slice(i * micro, (i + 1) * micro)).to(self.device)
-            with grad_sync(self.net, self.model, info, cfg, last=i == self.accum - 1):
+            with parallel.grad_sync(self.net, self.model, info, cfg, last=i == self.accum - 1):
                 with ctx:
                     logits, part_aux = self.net(part.inputs, return_aux=True)
                 part_loss = masked_cross_entropy(logits, part.targets, part.mask, denom) * info.world_size
@@ -365,11 +355,16 @@ class _Run:
                 last = self.step == cfg.steps
                 if self.step % cfg.log_every == 0 or last:
                     self._log_train(loss, aux, lr, bar)
+                paused = False  # eval and checkpoints stay out of the tokens/s clock
                 if self.step % cfg.eval_every == 0 or last:
                     self._eval_and_maybe_stop(loss, t0, bar)
+                    paused = True
                 self.elapsed = time.perf_counter() - t0
                 if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0 and not self.done:
                     self.save(done=False)
+                    paused = True
+                if paused:
+                    self.last_log = (self.tokens, time.perf_counter())
             if not self.finished_before:
                 self.save(done=True)
         finally:
