@@ -31,3 +31,27 @@ def demo(
     from ..demo import run_demo
 
     run_demo(out, steps=steps)
+
+
+@bench_app.command("scale")
+def bench_scale(
+    out: Path = typer.Option(Path("results/bench_scale"), help="output folder"),
+    quick: bool = typer.Option(False, help="tiny sizes, one repeat, for a smoke run"),
+    d_model: int = typer.Option(0, help="override the width (0: keep the size's)"),
+    n_layers: int = typer.Option(0, help="override the depth (0: keep the size's)"),
+    seq_len: int = typer.Option(0, help="override the sequence length (0: keep the size's)"),
+    batch_size: int = typer.Option(0, help="override the global batch (0: keep the size's)"),
+    device: str = typer.Option("auto", help="auto | cpu | cuda[:N]"),
+) -> None:
+    """The trainer's optimizer step per model (PRISM, Prizma-Seq, Transformer): tokens/s, MFU, memory."""
+    import dataclasses
+
+    from ..bench.scale import ScaleBenchConfig, run_scale_benchmark
+
+    config = ScaleBenchConfig.quick() if quick else ScaleBenchConfig()
+    overrides = {"d_model": d_model, "n_layers": n_layers, "seq_len": seq_len, "batch_size": batch_size}
+    config = dataclasses.replace(config, device=device, **{k: v for k, v in overrides.items() if v})
+    payload = run_scale_benchmark(out, config)
+    for row in payload["rows"]:
+        typer.echo(f"{row['model']:12s} ckpt={row['checkpointing']!s:5s} {row['tokens_per_s']:10.0f} tok/s "
+                   f"{row['peak_mem_mb']:8.1f} MB")

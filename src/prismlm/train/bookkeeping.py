@@ -1,12 +1,15 @@
 """What a run records: best-so-far with the early-stop rules, and the metrics log.
 
 `_EarlyStop` implements spec §5's plateau and solve rules; `_MetricsLog` writes metrics.jsonl
-(and TensorBoard scalars when asked) on the main rank only.
+on the main rank only, and, when asked and installed, the same scalars to TensorBoard
+(`<run_dir>/tb`, tag `<kind>/<name>`) and Weights & Biases (keys `<kind>/<name>`). An optional
+logger that is not installed is skipped with a warning, never an error.
 """
 
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -57,16 +60,27 @@ class _EarlyStop:
 class _MetricsLog:
     """metrics.jsonl (+ optional TensorBoard) on the main rank; a no-op elsewhere."""
 
-    def __init__(self, run_dir: Path | None, info: DistInfo, tensorboard: bool) -> None:
+    def __init__(
+        self, run_dir: Path | None, info: DistInfo, tensorboard: bool, wandb: bool = False,
+        wandb_project: str = "prismlm", wandb_config: dict[str, Any] | None = None,
+    ) -> None:
         self.path = run_dir / "metrics.jsonl" if run_dir is not None and info.is_main else None
-        self.tb = None
+        self.tb = self.wandb = None
         if tensorboard and self.path is not None:
             try:
                 from torch.utils.tensorboard import SummaryWriter
 
                 self.tb = SummaryWriter(str(run_dir / "tb"))
             except ImportError:  # tensorboard is optional
-                self.tb = None
+                warnings.warn("tensorboard is not installed: not logging to it", stacklevel=3)
+        if wandb and info.is_main:
+            try:
+                import wandb as wb
+
+                self.wandb = wb.init(project=wandb_project, dir=str(run_dir) if run_dir else None,
+                                     config=wandb_config or {})
+            except ImportError:
+                warnings.warn("wandb=True but wandb is not installed; not logging to it", stacklevel=3)
 
     def rewrite(self, records: list[dict[str, Any]]) -> None:
         if self.path is not None:
@@ -79,11 +93,19 @@ class _MetricsLog:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self.path.open("a") as f:
                 f.write(json.dumps(record) + "\n")
+        scalars = {
+            f"{record['kind']}/{k}": v
+            for k, v in record.items()
+            if k not in ("kind", "step") and isinstance(v, int | float) and not isinstance(v, bool)
+        }
         if self.tb is not None:
-            for k, v in record.items():
-                if k not in ("kind", "step") and isinstance(v, int | float):
-                    self.tb.add_scalar(f"{record['kind']}/{k}", v, record["step"])
+            for tag, v in scalars.items():
+                self.tb.add_scalar(tag, v, record["step"])
+        if self.wandb is not None:
+            self.wandb.log(scalars, step=record["step"])
 
     def close(self) -> None:
         if self.tb is not None:
             self.tb.close()
+        if self.wandb is not None:
+            self.wandb.finish()

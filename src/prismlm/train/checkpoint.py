@@ -151,13 +151,25 @@ def _remove_step(ckpt_dir: Path, step: int) -> None:
 
 
 def save_checkpoint(
-    ckpt_dir: Path, step: int, model: nn.Module, state: dict[str, Any], keep: int = 1
+    ckpt_dir: Path,
+    step: int,
+    model: nn.Module,
+    state: dict[str, Any],
+    keep: int = 1,
+    weights_dict: dict[str, torch.Tensor] | None = None,
 ) -> Path:
-    """Write weights + trainer state for `step`, commit them in `latest.json`, prune old ones."""
+    """Write weights + trainer state for `step`, commit them in `latest.json`, prune old ones.
+
+    weights_dict: the full state dict to write instead of `model`'s (a sharded model's weights
+    gathered to this rank); its tensors must not share storage.
+    """
     ckpt_dir = Path(ckpt_dir)
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     weights = ckpt_dir / weights_name(step)
-    atomic_write(weights, lambda tmp: save_model(model, tmp))
+    if weights_dict is None:
+        atomic_write(weights, lambda tmp: save_model(model, tmp))
+    else:
+        atomic_write_bytes(weights, save(weights_dict))
     atomic_write_bytes(ckpt_dir / state_name(step), encode_state(state))
     pointer = {"step": step, "weights": weights.name, "state": state_name(step)}
     atomic_write_bytes(ckpt_dir / LATEST, json.dumps(pointer).encode())
@@ -228,6 +240,7 @@ def load_checkpoint(
     ckpt_dir: Path,
     model: nn.Module,
     check: Callable[[dict[str, Any], Path], None] | None = None,
+    load_weights: Callable[[Path], None] | None = None,
 ) -> dict[str, Any] | None:
     """Load the newest usable checkpoint into `model` and return its trainer state.
 
@@ -235,7 +248,7 @@ def load_checkpoint(
     are touched and may raise to refuse the checkpoint (that error propagates). A damaged
     checkpoint is skipped with a CheckpointWarning in favour of an older complete one; when none
     is usable a CheckpointError lists every file that failed and why. A fallback is re-committed
-    in `latest.json`.
+    in `latest.json`. `load_weights(path)` replaces the plain safetensors load (a sharded model).
     """
     ckpt_dir = Path(ckpt_dir)
     if not ckpt_dir.is_dir():
@@ -269,7 +282,10 @@ def load_checkpoint(
             failures.append(str(err))
             continue
         try:
-            load_model(model, str(weights), device=str(device))
+            if load_weights is None:
+                load_model(model, str(weights), device=str(device))
+            else:
+                load_weights(weights)
         except Exception as err:  # truncated or foreign weights file
             failures.append(f"{weights}: unreadable weights ({type(err).__name__}: {err})")
             continue
@@ -288,3 +304,38 @@ def load_checkpoint(
         f"no usable checkpoint in {ckpt_dir}: " + "; ".join(failures)
         + " (delete the folder or start afresh with restart=True)"
     )
+
+
+def committed_weights(path: Path) -> Path:
+    """The weights file another run's folder offers to `TrainConfig.init_from`.
+
+    Accepts a run folder (`<run>/checkpoints/latest.json`), a checkpoints folder, a
+    `save_pretrained` folder (`model.safetensors`) or a `.safetensors` file; a CheckpointError
+    naming the path otherwise.
+    """
+    path = Path(path)
+    if path.is_file() and path.suffix == ".safetensors":
+        return path
+    for folder in (path / "checkpoints", path):
+        found = read_pointer(folder) if folder.is_dir() else None
+        if found is not None:
+            return found[1]
+    if (path / "model.safetensors").is_file():
+        return path / "model.safetensors"
+    raise CheckpointError(
+        f"invalid config field 'init_from': {path} holds no committed checkpoint, model.safetensors"
+        " or .safetensors file"
+    )
+
+
+def init_weights(model: nn.Module, path: Path) -> Path:
+    """Load the weights `committed_weights(path)` names into `model` (strict); returns the file."""
+    weights = committed_weights(path)
+    try:
+        load_model(model, str(weights), device=str(next(model.parameters()).device))
+    except Exception as err:  # another architecture, or a damaged file
+        raise CheckpointError(
+            f"invalid config field 'init_from': {weights} does not fit {type(model).__name__} "
+            f"({type(err).__name__}: {err})"
+        ) from err
+    return weights

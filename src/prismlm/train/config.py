@@ -3,6 +3,14 @@
 Defaults follow the Prizma-Seq diagnostic trainer (spec §5): AdamW(0.9, 0.95), weight decay 0.01,
 clip 1.0, warmup + cosine to 0.1·lr, frozen eval set drawn with seed 12345, plateau early stop
 that never fires before step 4000 or while the best accuracy is below 0.5.
+
+Scale options (all off by default, so a toy run is unchanged): `batch_size` is the GLOBAL batch
+(rows per optimizer step over all ranks) and `micro_batch_size` the rows one rank pushes through
+the model at once, so gradient accumulation = batch_size / (micro_batch_size * world size);
+`decay_scope="matrices"` exempts norms, biases and embeddings from weight decay (the scaled
+recipe); `activation_checkpointing` recomputes each block in backward; `compile` wraps the model
+in `torch.compile`; `parallel` picks DistributedDataParallel or FSDP2 (`fully_shard`) under
+torchrun; `init_from` starts from another run's weights.
 """
 
 from __future__ import annotations
@@ -12,6 +20,8 @@ from dataclasses import dataclass
 from ..config import require
 
 MONITORS = {"acc": "max", "loss": "min", "bpc": "min"}
+DECAY_SCOPES = ("all", "matrices")  # "matrices": no decay on ndim < 2, norms or embeddings
+PARALLEL = ("ddp", "fsdp")
 
 
 @dataclass
@@ -45,6 +55,15 @@ class TrainConfig:
     amp: bool = True  # bf16 autocast, used only on CUDA (never on CPU: far slower there)
     progress: bool = False
     tensorboard: bool = False
+    wandb: bool = False  # log to Weights & Biases when it is installed (project: wandb_project)
+    wandb_project: str = "prismlm"
+    micro_batch_size: int = 0  # rows per forward on one rank; 0: the whole per-rank share
+    decay_scope: str = "all"  # "all" (spec §5 diagnostic trainer) | "matrices"
+    activation_checkpointing: bool = False
+    compile: bool = False  # torch.compile the model (off by default)
+    parallel: str = "ddp"  # under torchrun: "ddp" | "fsdp" (FSDP2 fully_shard per block)
+    init_from: str = ""  # a run folder or checkpoints folder whose committed weights start this run
+    peak_flops: float = 0.0  # device peak FLOP/s for MFU; 0: looked up for known GPUs, else no MFU
 
     def __post_init__(self) -> None:
         self.betas = (float(self.betas[0]), float(self.betas[1]))
@@ -67,6 +86,16 @@ class TrainConfig:
         require(self.checkpoint_every >= 0, "checkpoint_every", "must be >= 0 (0 disables)")
         require(self.keep_checkpoints >= 1, "keep_checkpoints", "must be >= 1")
         require(self.log_every >= 1, "log_every", "must be >= 1")
+        require(self.micro_batch_size >= 0, "micro_batch_size", "must be >= 0 (0: no accumulation)")
+        require(
+            self.micro_batch_size == 0 or self.batch_size % self.micro_batch_size == 0,
+            "micro_batch_size",
+            f"must divide batch_size {self.batch_size}, got {self.micro_batch_size}",
+        )
+        require(self.decay_scope in DECAY_SCOPES, "decay_scope", f"must be one of {DECAY_SCOPES}")
+        require(self.parallel in PARALLEL, "parallel", f"must be one of {PARALLEL}")
+        require(self.peak_flops >= 0, "peak_flops", "must be >= 0 (0: look it up)")
+        require(isinstance(self.init_from, str), "init_from", "must be a path string ('' for none)")
         require(
             self.device == "auto" or self.device == "cpu" or self.device.startswith("cuda"),
             "device",
@@ -80,4 +109,22 @@ class TrainConfig:
     @property
     def eval_bs(self) -> int:
         return self.eval_batch_size or self.batch_size
+
+    def accumulation(self, world_size: int) -> int:
+        """Micro-batches per optimizer step on each rank: batch / (micro * world)."""
+        per_rank = self.batch_size // world_size
+        require(
+            self.batch_size % world_size == 0,
+            "batch_size",
+            f"{self.batch_size} is not divisible by the world size {world_size}",
+        )
+        if self.micro_batch_size == 0:
+            return 1
+        require(
+            per_rank % self.micro_batch_size == 0,
+            "micro_batch_size",
+            f"must divide the per-rank batch {per_rank} (batch_size {self.batch_size} / world "
+            f"{world_size}), got {self.micro_batch_size}",
+        )
+        return per_rank // self.micro_batch_size
 

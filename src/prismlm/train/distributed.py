@@ -1,9 +1,10 @@
 """Process-group plumbing so one training loop runs alone or under `torchrun`.
 
 Under torchrun (WORLD_SIZE > 1) every rank draws the same global batch from the same seeded
-generator and trains on its own contiguous slice; DistributedDataParallel averages gradients.
-Each rank scales its masked loss by its share of the global mask count, so the averaged gradient
-is exactly the single-process gradient of the global batch.
+generator and trains on its own contiguous slice (rank r: rows [r·B/W, (r+1)·B/W)), so no two
+ranks see the same rows and together they see the whole batch; DDP or FSDP2 (parallel.py)
+averages gradients. Each rank scales its masked loss by W / (global mask count), so the averaged
+gradient is exactly the single-process gradient of the global batch, whatever the micro-batching.
 """
 
 from __future__ import annotations

@@ -42,14 +42,22 @@ def grad_norm(model: nn.Module, clip: float) -> torch.Tensor:
     if not params:
         return torch.zeros(())
     if clip > 0:
-        return torch.nn.utils.clip_grad_norm_(params, clip)
-    return torch.nn.utils.get_total_norm([p.grad for p in params])
+        norm = torch.nn.utils.clip_grad_norm_(params, clip)
+    else:
+        norm = torch.nn.utils.get_total_norm([p.grad for p in params])
+    # FSDP2 shards the gradients: the norm comes back as a replicated DTensor
+    return norm.full_tensor() if hasattr(norm, "full_tensor") else norm
 
 
-def weights_finite(model: nn.Module) -> bool:
-    """True when every parameter is finite (one host sync)."""
-    flags = [torch.isfinite(p).all() for p in model.parameters()]
-    return bool(torch.stack(flags).all()) if flags else True
+def weights_finite(model: nn.Module, info: DistInfo | None = None) -> bool:
+    """True when every parameter is finite (one host sync). With `info` of a distributed run
+    the answer is AND-reduced over ranks, so shards (FSDP2) agree and every rank stops together."""
+    flags = [torch.isfinite(p.to_local() if hasattr(p, "to_local") else p).all() for p in model.parameters()]
+    ok = torch.stack(flags).all() if flags else torch.ones((), dtype=torch.bool)
+    if info is not None and info.enabled:
+        ok = ok.to(torch.int32)
+        dist.all_reduce(ok, op=dist.ReduceOp.MIN)
+    return bool(ok)
 
 
 class FiniteGuard:

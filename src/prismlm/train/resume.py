@@ -6,8 +6,9 @@ matches; otherwise the trainer refuses with a ValueError that names each changed
 changed lr, step count, seed, task or architecture never continues (or re-reports) an old run.
 
 Fields that cannot change the trained weights or the reported metrics are left out of the
-fingerprint, so they may change between a run and its resume: progress, tensorboard,
-checkpoint_every, keep_checkpoints. `device` enters as the resolved device type ("auto" on a CPU
+fingerprint, so they may change between a run and its resume: progress, tensorboard, wandb,
+checkpoint_every, keep_checkpoints, activation_checkpointing (the recomputation is exact) and
+peak_flops (only the reported MFU). `device` enters as the resolved device type ("auto" on a CPU
 box equals "cpu") and `amp` as whether bf16 autocast is really used.
 """
 
@@ -25,7 +26,10 @@ from ..config import fingerprint, to_jsonable
 from .checkpoint import CheckpointError
 from .config import TrainConfig
 
-UNFINGERPRINTED = ("progress", "tensorboard", "checkpoint_every", "keep_checkpoints")
+UNFINGERPRINTED = (
+    "progress", "tensorboard", "wandb", "wandb_project", "checkpoint_every", "keep_checkpoints",
+    "activation_checkpointing", "peak_flops",
+)
 STATE_KEYS = (
     "step", "elapsed", "done", "stop_reason", "optimizer", "generator", "torch_rng",
     "history", "train_log", "early_stop", "configs", "fingerprint",

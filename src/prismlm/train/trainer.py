@@ -10,7 +10,16 @@ go to `<run_dir>/metrics.jsonl`, and the early-stop rules run. With `checkpoint_
 run_dir, a killed run resumes from its last checkpoint and ends where an uninterrupted run would;
 a run folder is resumed only by the same resolved configs (resume.py), and a run whose loss or
 gradients stop being finite raises `TrainingDiverged` (guard.py).
-Under torchrun the same loop wraps the model in DistributedDataParallel (see distributed.py).
+Under torchrun the same loop wraps the model in DistributedDataParallel or shards it with FSDP2
+(parallel.py); every rank trains on its own rows of the global batch (distributed.py).
+
+At scale: `batch_size` is the global batch and `micro_batch_size` what one rank runs at once, so
+each optimizer step accumulates batch / (micro · world) micro-batches, every micro-batch's loss
+divided by the global mask count (the update is the one of the whole batch, to rounding); the
+auxiliary loss is averaged over micro-batches (exact for models without one). Optional:
+per-group weight decay and fused AdamW (optim.py), activation checkpointing (activation.py),
+`torch.compile`, `init_from` another run's weights. Train records carry tokens/s and, on a GPU
+with a known peak, MFU (flops.py).
 """
 
 from __future__ import annotations
@@ -20,7 +29,7 @@ import shutil
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -31,15 +40,21 @@ from tqdm.auto import tqdm
 
 from ..config import fingerprint
 from ..data.task import Batch, Task
+from . import parallel
+from .activation import checkpoint_blocks
 from .bookkeeping import _EarlyStop, _MetricsLog
-from .checkpoint import CheckpointError, clean_checkpoints, load_checkpoint, save_checkpoint
+from .checkpoint import CheckpointError, clean_checkpoints, init_weights, load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .distributed import barrier, setup_distributed, shard_rows
+from .flops import flops_per_token, mfu, peak_flops
 from .guard import FiniteGuard, grad_norm, weights_finite
+from .optim import build_optimizer
 from .resume import check_same_run, run_configs
 from .schedule import lr_at
 
 EvalFn = Callable[[nn.Module], dict[str, float]]
+WALL_CLOCK_KEYS = ("time", "tokens_per_s", "mfu")
+"""Record fields measured by the clock: the only ones a resumed run may not reproduce exactly."""
 
 
 @dataclass
@@ -106,6 +121,11 @@ def evaluate(
     return {"acc": sum(accs) / len(accs), "loss": loss, "bpc": loss / math.log(2)}
 
 
+def _take(batch: Batch, rows: slice) -> Batch:
+    """The rows `rows` of every [B, ...] field of a batch."""
+    return type(batch)(**{f.name: getattr(batch, f.name)[rows] for f in fields(batch)})
+
+
 def _check_compatible(model: nn.Module, task: Task) -> None:
     cfg = getattr(model, "config", None)
     vocab = getattr(cfg, "vocab_size", None)
@@ -135,6 +155,12 @@ class _Run:
             device = torch.device("cuda", self.info.local_rank)
         self.device = device
         model.to(device)
+        if config.init_from:  # before wrapping, so DDP broadcasts / FSDP shards these weights
+            init_weights(model, Path(config.init_from))
+        if config.activation_checkpointing:
+            checkpoint_blocks(model)
+        self.accum = config.accumulation(self.info.world_size)
+        self.sharded = parallel.sharded(self.info, config)
         self.amp = bool(config.amp and device.type == "cuda" and torch.cuda.is_bf16_supported())
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.ckpt_dir = self.run_dir / "checkpoints" if self.run_dir is not None else None
@@ -142,13 +168,17 @@ class _Run:
         self.eval_set = make_eval_set(task, config)
         self.gen = torch.Generator().manual_seed(config.seed)
         torch.manual_seed(config.seed)
-        self.opt = torch.optim.AdamW(
-            model.parameters(), lr=config.lr, betas=config.betas, weight_decay=config.weight_decay
-        )
+        self.net = parallel.wrap_model(model, self.info, config, device)
+        self.opt = build_optimizer(model, config, device)  # after sharding: FSDP2 swaps parameters
+        if config.compile:
+            self.net = torch.compile(self.net)
+        self.per_token = flops_per_token(model, task.max_seq_len)
+        self.peak = peak_flops(device, config.peak_flops)
+        self.last_log = (0, 0.0)  # (tokens, wall time) at the previous train record
         self.result = TrainResult()
         self.stopper = _EarlyStop(config)
         self.guard = FiniteGuard(device, self.info)
-        self.step, self.elapsed, self.done = 0, 0.0, False
+        self.step, self.elapsed, self.done, self.tokens = 0, 0.0, False, 0
         self.finished_before = False  # resumed a run that had already ended: train nothing
 
     # -- resume ---------------------------------------------------------------------------------
@@ -163,16 +193,22 @@ class _Run:
                     clean_checkpoints(self.ckpt_dir)
             barrier(self.info)
             saved = load_checkpoint(
-                self.ckpt_dir, self.model, check=lambda s, p: check_same_run(s, p, self.configs)
+                self.ckpt_dir,
+                self.model,
+                check=lambda s, p: check_same_run(s, p, self.configs),
+                load_weights=parallel.weights_loader(self.model, self.sharded),
             )
-        self.log = _MetricsLog(self.run_dir, self.info, self.cfg.tensorboard)
+        cfg = self.cfg
+        self.log = _MetricsLog(
+            self.run_dir, self.info, cfg.tensorboard, cfg.wandb, cfg.wandb_project, self.configs
+        )
         if saved is None:
             if self.run_dir is not None and self.info.is_main:
                 self.run_dir.mkdir(parents=True, exist_ok=True)
                 self.log.rewrite([])
             return
         try:
-            self.opt.load_state_dict(saved["optimizer"])
+            parallel.load_optimizer(self.model, self.opt, saved["optimizer"], self.sharded)
             self.gen.set_state(saved["generator"])
             torch.set_rng_state(saved["torch_rng"])
             if self.device.type == "cuda" and saved.get("cuda_rng") is not None:
@@ -196,8 +232,9 @@ class _Run:
         if self.ckpt_dir is None:
             return
         self.guard.check()
-        if not weights_finite(self.model):  # on every rank (identical weights), so all stop together
+        if not weights_finite(self.model, self.info):  # reduced over ranks: all stop together
             self.guard.fail(self.step, "a weight")
+        weights, optim = parallel.checkpoint_state(self.model, self.opt, self.sharded)  # collective
         if not self.info.is_main:
             return
         state = {
@@ -205,7 +242,7 @@ class _Run:
             "elapsed": self.elapsed,
             "done": done,
             "stop_reason": self.result.stop_reason,
-            "optimizer": self.opt.state_dict(),
+            "optimizer": optim,
             "generator": self.gen.get_state(),
             "torch_rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None,
@@ -215,12 +252,15 @@ class _Run:
             "configs": self.configs,
             "fingerprint": fingerprint(self.configs),
         }
-        save_checkpoint(self.ckpt_dir, self.step, self.model, state, keep=self.cfg.keep_checkpoints)
+        save_checkpoint(
+            self.ckpt_dir, self.step, self.model, state, keep=self.cfg.keep_checkpoints, weights_dict=weights
+        )
         self.guard.last_checkpoint = self.step
 
     # -- one optimizer step ---------------------------------------------------------------------
-    def _step(self, net: nn.Module, ctx: Any) -> tuple[torch.Tensor, torch.Tensor, float]:
-        """Draw a batch, take one AdamW step; returns (CE loss of this rank, aux loss, lr)."""
+    def _step(self, ctx: Any) -> tuple[torch.Tensor, torch.Tensor, float]:
+        """Draw the global batch, run this rank's rows in micro-batches, take one AdamW step;
+        returns (CE loss of this rank's rows, scaled by the world size; mean aux loss; lr)."""
         cfg, info = self.cfg, self.info
         lr = lr_at(
             self.step,
@@ -235,15 +275,21 @@ class _Run:
         batch = self.task.sample(cfg.batch_size, self.gen)
         denom = float(batch.mask.sum().clamp_min(1.0))
         if info.enabled:
-            rows = shard_rows(cfg.batch_size, info)
-            batch = Batch(batch.inputs[rows], batch.targets[rows], batch.mask[rows])
-        batch = batch.to(self.device)
-        with ctx:
-            logits, aux = net(batch.inputs, return_aux=True)
-        loss = masked_cross_entropy(logits, batch.targets, batch.mask, denom) * info.world_size
-        total = loss + aux
+            batch = _take(batch, shard_rows(cfg.batch_size, info))
         self.opt.zero_grad(set_to_none=True)
-        total.backward()
+        micro = batch.inputs.shape[0] // self.accum
+        loss = aux = torch.zeros((), device=self.device)
+        for i in range(self.accum):
+            part = _take(batch, slice(i * micro, (i + 1) * micro)).to(self.device)
+            with parallel.grad_sync(self.net, self.model, info, cfg, last=i == self.accum - 1):
+                with ctx:
+                    logits, part_aux = self.net(part.inputs, return_aux=True)
+                part_loss = masked_cross_entropy(logits, part.targets, part.mask, denom) * info.world_size
+                part_aux = part_aux / self.accum
+                (part_loss + part_aux).backward()
+            loss, aux = loss + part_loss.detach(), aux + part_aux.detach()
+        total = loss + aux
+        self.tokens += batch.inputs.numel() * info.world_size
         self.guard.observe(self.step + 1, total, grad_norm(self.model, cfg.grad_clip))
         self.opt.step()
         self.step += 1
@@ -255,9 +301,21 @@ class _Run:
         if self.info.enabled:
             torch.distributed.all_reduce(value)
         rec = {"kind": "train", "step": self.step, "loss": float(value), "lr": lr, "aux": float(aux.detach())}
+        rec.update(self._throughput())
         self.result.train_log.append(rec)
         self.log.write(rec)
         bar.set_postfix(loss=f"{rec['loss']:.4f}")
+
+    def _throughput(self) -> dict[str, float]:
+        """tokens/s over the steps since the previous train record, and MFU when it is known."""
+        now = time.perf_counter()
+        tokens, then = self.last_log
+        self.last_log = (self.tokens, now)
+        if then == 0.0 or now <= then:
+            return {}
+        rate = (self.tokens - tokens) / (now - then)
+        util = mfu(rate, self.per_token, self.peak)
+        return {"tokens_per_s": rate, **({"mfu": util} if util is not None else {})}
 
     def _eval_and_maybe_stop(self, loss: torch.Tensor, t0: float, bar: tqdm) -> None:
         """Score the frozen eval set, record it, and apply the solve / plateau rules."""
@@ -279,11 +337,6 @@ class _Run:
 
     def loop(self) -> None:
         cfg, model = self.cfg, self.model
-        net: nn.Module = model
-        if self.info.enabled:
-            from torch.nn.parallel import DistributedDataParallel as DDP
-
-            net = DDP(model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
         ctx = torch.autocast("cuda", dtype=torch.bfloat16) if self.amp else nullcontext()
         bar = tqdm(
             total=cfg.steps,
@@ -294,18 +347,24 @@ class _Run:
         )
         model.train()
         t0 = time.perf_counter() - self.elapsed
+        self.last_log = (self.tokens, time.perf_counter())
         try:
             while not self.done and self.step < cfg.steps:
-                loss, aux, lr = self._step(net, ctx)
+                loss, aux, lr = self._step(ctx)
                 bar.update(1)
                 last = self.step == cfg.steps
                 if self.step % cfg.log_every == 0 or last:
                     self._log_train(loss, aux, lr, bar)
+                paused = False  # eval and checkpoints stay out of the tokens/s clock
                 if self.step % cfg.eval_every == 0 or last:
                     self._eval_and_maybe_stop(loss, t0, bar)
+                    paused = True
                 self.elapsed = time.perf_counter() - t0
                 if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0 and not self.done:
                     self.save(done=False)
+                    paused = True
+                if paused:
+                    self.last_log = (self.tokens, time.perf_counter())
             if not self.finished_before:
                 self.save(done=True)
         finally:
