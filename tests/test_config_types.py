@@ -30,3 +30,13 @@ def test_bool_fields_reject_ints_and_optional_fields_accept_none():
     with pytest.raises(ValueError, match="'use_window'"):
         PrizmaSeqConfig(vocab_size=32, d_model=16, n_layers=1, n_heads=2, use_window=1)
     assert PrizmaSeqConfig(vocab_size=32, d_model=16, n_layers=1, n_heads=2, d_ff=None).d_ff is None
+
+
+@pytest.mark.parametrize(
+    "field, value", [("steps", 5.5), ("lr", math.inf), ("lr", math.nan), ("batch_size", True), ("seed", "0")]
+)
+def test_train_config_rejects_wrong_types_naming_the_field(field, value):
+    from prismlm.train import TrainConfig
+
+    with pytest.raises(ValueError, match=f"'{field}'"):
+        TrainConfig(**{field: value})

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..config import require
+from ..config import require, require_field_types
 
 MONITORS = {"acc": "max", "loss": "min", "bpc": "min"}
 DECAY_SCOPES = ("all", "matrices")  # "matrices": no decay on ndim < 2, norms or embeddings
@@ -67,6 +67,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         self.betas = (float(self.betas[0]), float(self.betas[1]))
+        require_field_types(self)  # steps=5.5, lr=inf, progress=1 are errors, not silent surprises
         require(self.steps >= 1, "steps", f"must be >= 1, got {self.steps}")
         require(self.batch_size >= 1, "batch_size", f"must be >= 1, got {self.batch_size}")
         require(self.lr > 0, "lr", f"must be > 0, got {self.lr}")
