@@ -36,6 +36,9 @@ class PrismConfig:
     Rates Δ_k are log-spaced in [min_rate, max_rate]; top_k ≤ number of expert kinds;
     memory_kind selects the memory expert: "tape" (slot-addressed NTM tape) or "holo" (the
     holographic tape of PRISM-Holo, whose bind/unbind path has no trainable parameters).
+    expert_types: the expert kinds every block routes over, any non-empty subset of
+    EXPERT_KINDS, stored in EXPERT_KINDS order (so two spellings of one model share a
+    fingerprint); top_k ≤ their number. Single-kind models are the modular-pretraining phases.
     """
 
     vocab_size: int = 256
@@ -54,6 +57,7 @@ class PrismConfig:
     init_std: float = 0.02
     memory_kind: str = "tape"
     max_len: int = 1 << 20
+    expert_types: tuple[str, ...] = EXPERT_KINDS
 
     def __post_init__(self) -> None:
         require(self.vocab_size >= 2, "vocab_size", f"must be >= 2, got {self.vocab_size}")
@@ -66,10 +70,16 @@ class PrismConfig:
             f"{self.d_model} must be divisible by num_rates={self.num_rates}",
         )
         require(0 < self.min_rate <= self.max_rate, "min_rate", "need 0 < min_rate <= max_rate")
+        kinds = tuple(self.expert_types) if isinstance(self.expert_types, list | tuple) else ()
+        require(len(kinds) >= 1, "expert_types", f"must be a non-empty list of kinds, got {self.expert_types!r}")
+        unknown = [k for k in kinds if k not in EXPERT_KINDS]
+        require(not unknown, "expert_types", f"unknown kinds {unknown}; choose from {list(EXPERT_KINDS)}")
+        require(len(set(kinds)) == len(kinds), "expert_types", f"repeats a kind: {list(kinds)}")
+        self.expert_types = tuple(k for k in EXPERT_KINDS if k in kinds)
         require(
-            1 <= self.top_k <= len(EXPERT_KINDS),
+            1 <= self.top_k <= len(self.expert_types),
             "top_k",
-            f"must be in [1, {len(EXPERT_KINDS)}], got {self.top_k}",
+            f"must be in [1, {len(self.expert_types)}] (the number of expert_types), got {self.top_k}",
         )
         require(0 <= self.epsilon < 1, "epsilon", f"must be in [0, 1), got {self.epsilon}")
         require(self.balance_weight >= 0, "balance_weight", "must be >= 0")
@@ -84,10 +94,11 @@ class PrismConfig:
         require(self.max_len >= 1, "max_len", "must be >= 1")
 
     def block_kinds(self, layer: int) -> tuple[str, ...]:
-        """Expert kinds of block `layer`: the last block has no memory expert."""
-        if layer == self.n_layers - 1:
-            return tuple(k for k in EXPERT_KINDS if k != "memory")
-        return EXPERT_KINDS
+        """Expert kinds of block `layer`: `expert_types`, except that the last block drops memory
+        (no later block could read its writes) unless memory is the only kind."""
+        if layer == self.n_layers - 1 and len(self.expert_types) > 1:
+            return tuple(k for k in self.expert_types if k != "memory")
+        return self.expert_types
 
 
 @dataclass
