@@ -47,7 +47,8 @@ CONFIGS = {
     "prism_symbolic": PrismConfig(V, d_model=32, n_layers=2, d_mem=8, num_slots=6,
                                   expert_types=("symbolic",)),
 }
-RECURRENT = {"prizma_seq", "prism_tape", "prism_holo", "ssm", "prism_neural", "prism_memory", "prism_symbolic"}  # constant-size decode state
+RECURRENT = {"prizma_seq", "prism_tape", "prism_holo", "ssm",
+             "prism_neural", "prism_memory", "prism_symbolic"}  # constant-size decode state
 
 
 def _build(name: str) -> SequenceLM:

@@ -71,7 +71,8 @@ class PrismConfig:
         )
         require(0 < self.min_rate <= self.max_rate, "min_rate", "need 0 < min_rate <= max_rate")
         kinds = tuple(self.expert_types) if isinstance(self.expert_types, list | tuple) else ()
-        require(len(kinds) >= 1, "expert_types", f"must be a non-empty list of kinds, got {self.expert_types!r}")
+        require(len(kinds) >= 1, "expert_types",
+                f"must be a non-empty list of kinds, got {self.expert_types!r}")
         unknown = [k for k in kinds if k not in EXPERT_KINDS]
         require(not unknown, "expert_types", f"unknown kinds {unknown}; choose from {list(EXPERT_KINDS)}")
         require(len(set(kinds)) == len(kinds), "expert_types", f"repeats a kind: {list(kinds)}")
