@@ -50,20 +50,21 @@ def test_the_cli_trains_each_kind_then_assembles_them_by_kind(tmp_path):
     common = ["--steps", "2", "--batch-size", "2", "--device", "cpu",
               "--model", json.dumps({"d_model": 16, "n_layers": 2, "d_mem": 8, "num_slots": 4})]
     for kind in ("neural", "memory", "symbolic"):
-        res = runner.invoke(app, ["prism-train", "--out", str(tmp_path / kind), "--modular-phase", kind, *common])
+        args = ["prism-train", "--out", str(tmp_path / kind), "--modular-phase", kind, *common]
+        res = runner.invoke(app, args)
         assert res.exit_code == 0, res.output
-    res = runner.invoke(app, [
-        "prism-train", "--out", str(tmp_path / "full"), "--modular-phase", "assemble", "--freeze-experts",
-        *(x for k in ("neural", "memory", "symbolic") for x in (f"--modular-{k}-ckpt", str(tmp_path / k / "model"))),
-        *common,
-    ])
+    kinds = ("neural", "memory", "symbolic")
+    ckpts = [x for k in kinds for x in (f"--modular-{k}-ckpt", str(tmp_path / k / "model"))]
+    args = ["prism-train", "--out", str(tmp_path / "full"), "--modular-phase", "assemble", "--freeze-experts"]
+    res = runner.invoke(app, [*args, *ckpts, *common])
     assert res.exit_code == 0, res.output
     full = PrismLM.from_pretrained(tmp_path / "full" / "model")
     for kind in ("neural", "memory", "symbolic"):
         src = PrismLM.from_pretrained(tmp_path / kind / "model")
         for b, blk in enumerate(full.blocks):
             if kind in blk.kinds:  # frozen, so still the phase checkpoint's expert after fine-tuning
-                pairs = zip(expert_of(full, b, kind).parameters(), expert_of(src, b, kind).parameters(), strict=True)
+                mine, theirs = expert_of(full, b, kind), expert_of(src, b, kind)
+                pairs = zip(mine.parameters(), theirs.parameters(), strict=True)
                 assert all(torch.equal(x, y) for x, y in pairs), (kind, b)
 
 
