@@ -59,7 +59,7 @@ def prism_train_cmd(
     from ..train import TrainConfig, train
     from ..train.curriculum import CurriculumConfig
     from ..train.levers import LeverConfig, Levers, ReplayConfig, ReweightConfig
-    from ..train.modular import EXPERT_KINDS, assemble, modular_config
+    from ..train.modular import EXPERT_KINDS, PHASES, assemble, modular_config
     from ..train.modular import freeze_experts as freeze
 
     try:
@@ -95,7 +95,7 @@ def prism_train_cmd(
         elif modular_phase:
             raise ValueError(
                 f"invalid config field 'modular_phase': {modular_phase!r}; choose "
-                f"{', '.join((*EXPERT_KINDS, 'assemble'))}"
+                f"{', '.join(PHASES)}"
             )
         else:
             net = PrismLM(cfg)
