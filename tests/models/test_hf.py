@@ -10,6 +10,7 @@ import torch
 transformers = pytest.importorskip("transformers")
 
 import prismlm.models.hf as hf  # noqa: E402  (registers the Auto classes)
+from prismlm.config import to_jsonable  # noqa: E402
 from prismlm.models import (  # noqa: E402
     PrismConfig,
     PrizmaSeqConfig,
@@ -61,7 +62,7 @@ def test_save_then_auto_load_gives_the_same_model(tmp_path, name):
     loaded = transformers.AutoModelForCausalLM.from_pretrained(tmp_path).eval()
     assert loaded.config.to_prismlm() == model.config
     for field, value in vars(model.config).items():  # every field recorded, not only non-defaults
-        assert saved[hf.configuration.HF_NAME.get(field, field)] == value
+        assert saved[hf.configuration.HF_NAME.get(field, field)] == to_jsonable(value)
     # buffers too: Hugging Face builds on the meta device, so derived buffers must be refilled
     original = dict(model.state_dict(keep_vars=False)) | dict(model.named_buffers())
     for key, tensor in list(loaded.lm.state_dict().items()) + list(loaded.lm.named_buffers()):

@@ -41,8 +41,14 @@ CONFIGS = {
     "prism_tape": PrismConfig(V, d_model=32, n_layers=3, d_mem=8, num_slots=6),
     "prism_holo": PrismConfig(V, d_model=32, n_layers=3, d_mem=8, num_slots=6, memory_kind="holo"),
     "ssm": SSMConfig(V, d_model=16, n_layers=2, d_state=4),
+    # single-kind PRISM models (the modular-pretraining phases); memory-only keeps its last block
+    "prism_neural": PrismConfig(V, d_model=32, n_layers=2, d_mem=8, num_slots=6, expert_types=("neural",)),
+    "prism_memory": PrismConfig(V, d_model=32, n_layers=2, d_mem=8, num_slots=6, expert_types=("memory",)),
+    "prism_symbolic": PrismConfig(V, d_model=32, n_layers=2, d_mem=8, num_slots=6,
+                                  expert_types=("symbolic",)),
 }
-RECURRENT = {"prizma_seq", "prism_tape", "prism_holo", "ssm"}  # constant-size decode state
+RECURRENT = {"prizma_seq", "prism_tape", "prism_holo", "ssm",
+             "prism_neural", "prism_memory", "prism_symbolic"}  # constant-size decode state
 
 
 def _build(name: str) -> SequenceLM:

@@ -17,6 +17,7 @@ from .charlm import CharLM
 from .copy import Copy
 from .induction import Induction, MixedInduction
 from .mini_lm import MiniLM
+from .mix import Mix
 from .mqar import MQAR, MixedMQAR
 from .selective_copy import SelectiveCopy
 from .task import Task
@@ -31,6 +32,7 @@ TASKS: dict[str, type] = {
     "charlm": CharLM,
     "arithmetic": ChainedArithmetic,
     "mini_lm": MiniLM,
+    "mix": Mix,
 }
 
 

@@ -39,6 +39,9 @@ class PrismConfig:
     neural_hidden_mult: the neural expert's SwiGLU hidden width is neural_hidden_mult·d_model
     (the toy spec uses 2; the reference's 350m / 700m / 1b presets use 3).
     tie_embeddings: logits = h·Eᵀ with the input embedding E (True) or a separate V×d head.
+    expert_types: the expert kinds every block routes over, any non-empty subset of
+    EXPERT_KINDS, stored in EXPERT_KINDS order (so two spellings of one model share a
+    fingerprint); top_k ≤ their number. Single-kind models are the modular-pretraining phases.
     """
 
     vocab_size: int = 256
@@ -59,6 +62,7 @@ class PrismConfig:
     max_len: int = 1 << 20
     neural_hidden_mult: int = 2
     tie_embeddings: bool = True
+    expert_types: tuple[str, ...] = EXPERT_KINDS
 
     def __post_init__(self) -> None:
         require(self.vocab_size >= 2, "vocab_size", f"must be >= 2, got {self.vocab_size}")
@@ -71,10 +75,17 @@ class PrismConfig:
             f"{self.d_model} must be divisible by num_rates={self.num_rates}",
         )
         require(0 < self.min_rate <= self.max_rate, "min_rate", "need 0 < min_rate <= max_rate")
+        kinds = tuple(self.expert_types) if isinstance(self.expert_types, list | tuple) else ()
+        require(len(kinds) >= 1, "expert_types",
+                f"must be a non-empty list of kinds, got {self.expert_types!r}")
+        unknown = [k for k in kinds if k not in EXPERT_KINDS]
+        require(not unknown, "expert_types", f"unknown kinds {unknown}; choose from {list(EXPERT_KINDS)}")
+        require(len(set(kinds)) == len(kinds), "expert_types", f"repeats a kind: {list(kinds)}")
+        self.expert_types = tuple(k for k in EXPERT_KINDS if k in kinds)
         require(
-            1 <= self.top_k <= len(EXPERT_KINDS),
+            1 <= self.top_k <= len(self.expert_types),
             "top_k",
-            f"must be in [1, {len(EXPERT_KINDS)}], got {self.top_k}",
+            f"must be in [1, {len(self.expert_types)}] (the number of expert_types), got {self.top_k}",
         )
         require(0 <= self.epsilon < 1, "epsilon", f"must be in [0, 1), got {self.epsilon}")
         require(self.balance_weight >= 0, "balance_weight", "must be >= 0")
@@ -94,10 +105,11 @@ class PrismConfig:
         require(isinstance(self.tie_embeddings, bool), "tie_embeddings", "must be a bool")
 
     def block_kinds(self, layer: int) -> tuple[str, ...]:
-        """Expert kinds of block `layer`: the last block has no memory expert."""
-        if layer == self.n_layers - 1:
-            return tuple(k for k in EXPERT_KINDS if k != "memory")
-        return EXPERT_KINDS
+        """Expert kinds of block `layer`: `expert_types`, except that the last block drops memory
+        (no later block could read its writes) unless memory is the only kind."""
+        if layer == self.n_layers - 1 and len(self.expert_types) > 1:
+            return tuple(k for k in self.expert_types if k != "memory")
+        return self.expert_types
 
 
 @dataclass

@@ -146,9 +146,11 @@ class _Run:
     """One call of `train`: the model, optimizer, RNG streams and bookkeeping of the loop."""
 
     def __init__(
-        self, model: nn.Module, task: Task, config: TrainConfig, run_dir: Path | None, eval_fn: EvalFn | None
+        self, model: nn.Module, task: Task, config: TrainConfig, run_dir: Path | None, eval_fn: EvalFn | None,
+        levers: Any = None,
     ) -> None:
         self.model, self.task, self.cfg, self.eval_fn = model, task, config, eval_fn
+        self.levers = levers  # train/levers.py::Levers or None
         device = resolve_device(config.device)
         self.info = setup_distributed(device)
         if device.type == "cuda" and self.info.enabled:
@@ -165,6 +167,10 @@ class _Run:
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.ckpt_dir = self.run_dir / "checkpoints" if self.run_dir is not None else None
         self.configs = run_configs(model, task, config, device, self.amp)
+        if levers is not None:
+            if levers.stateful and self.info.enabled:
+                raise ValueError("loss re-weighting and replay keep per-rank state; not under DDP")
+            self.configs["levers"] = levers.fingerprint_data()
         self.eval_set = make_eval_set(task, config)
         self.gen = torch.Generator().manual_seed(config.seed)
         torch.manual_seed(config.seed)
@@ -214,6 +220,8 @@ class _Run:
             if self.device.type == "cuda" and saved.get("cuda_rng") is not None:
                 torch.cuda.set_rng_state(saved["cuda_rng"], self.device)
             self.stopper = _EarlyStop(self.cfg, saved["early_stop"])
+            if self.levers is not None:
+                self.levers.load_state_dict(saved["levers"])
         except (KeyError, TypeError, ValueError, RuntimeError) as err:
             raise CheckpointError(
                 f"{self.ckpt_dir}: the trainer state does not fit this run ({type(err).__name__}: {err}); "
@@ -249,6 +257,7 @@ class _Run:
             "history": self.result.history,
             "train_log": self.result.train_log,
             "early_stop": self.stopper.state(),
+            "levers": None if self.levers is None else self.levers.state_dict(),
             "configs": self.configs,
             "fingerprint": fingerprint(self.configs),
         }
@@ -272,7 +281,10 @@ class _Run:
         )
         for group in self.opt.param_groups:
             group["lr"] = lr
-        batch = self.task.sample(cfg.batch_size, self.gen)
+        if self.levers is None:
+            batch = self.task.sample(cfg.batch_size, self.gen)
+        else:
+            batch = self.levers.batch(self.step, cfg.batch_size, self.gen, self.task)
         denom = float(batch.mask.sum().clamp_min(1.0))
         if info.enabled:
             batch = _take(batch, shard_rows(cfg.batch_size, info))
@@ -284,7 +296,8 @@ class _Run:
             with parallel.grad_sync(self.net, self.model, info, cfg, last=i == self.accum - 1):
                 with ctx:
                     logits, part_aux = self.net(part.inputs, return_aux=True)
-                part_loss = masked_cross_entropy(logits, part.targets, part.mask, denom) * info.world_size
+                mask = part.mask if self.levers is None else self.levers.loss_mask(logits, part)
+                part_loss = masked_cross_entropy(logits, part.targets, mask, denom) * info.world_size
                 part_aux = part_aux / self.accum
                 (part_loss + part_aux).backward()
             loss, aux = loss + part_loss.detach(), aux + part_aux.detach()
@@ -386,6 +399,7 @@ def train(
     run_dir: Path | None = None,
     eval_fn: EvalFn | None = None,
     restart: bool = False,
+    levers: Any = None,
 ) -> TrainResult:
     """Train `model` on `task`; returns history, best/final eval metrics, steps and wall time.
 
@@ -395,9 +409,11 @@ def train(
     folder of another run raises a ValueError naming the changed fields unless `restart=True`,
     which deletes its checkpoints and starts afresh. A non-finite loss, gradient or weight raises
     `TrainingDiverged` (the last finite checkpoint stays committed; no NaN model is saved).
+    levers: an optional `train.levers.Levers` (curriculum, loss re-weighting, replay) that
+    supplies each step's batch and loss mask; its config joins the run's fingerprint.
     """
     _check_compatible(model, task)
-    run = _Run(model, task, config, run_dir, eval_fn)
+    run = _Run(model, task, config, run_dir, eval_fn, levers)
     run.restore(restart)
     run.loop()
     return run.finish()
