@@ -57,7 +57,10 @@ from .base import SequenceLM, build_model, model_class_for
 from .prizma_seq import PrizmaSeqLM
 from .transformer import TransformerLM
 
-__all__ = ["Growth", "grow", "new_parameter_masks"]
+__all__ = ["FUNCTION_ATOL", "Growth", "grow", "new_parameter_masks"]
+
+FUNCTION_ATOL = 1e-5
+"""What "function-preserving" promises: |logits_grown − logits_small| ≤ this, fp32."""
 
 
 @dataclass(frozen=True)
