@@ -7,7 +7,12 @@ import torch
 import torch.nn.functional as F
 
 from prismlm.models import (
-    PrismConfig, PrismLM, PrizmaSeqConfig, PrizmaSeqLM, TransformerConfig, TransformerLM,
+    PrismConfig,
+    PrismLM,
+    PrizmaSeqConfig,
+    PrizmaSeqLM,
+    TransformerConfig,
+    TransformerLM,
 )
 from prismlm.models.grow import FUNCTION_ATOL, grow, new_parameter_masks
 from prismlm.models.grow_prism import CLOSED_ROUTE

@@ -38,13 +38,15 @@ def train(model, task, config, run_dir, **kw):
         kw["eval_fn"] = die
     return real_train(model, task, config, run_dir, **kw)
 pcs.train = train
-stages = [pcs.Stage(TransformerConfig(vocab_size=8, d_model=d, n_layers=n, n_heads=h), s) for d, n, h, s in %r]
+stages = [pcs.Stage(TransformerConfig(vocab_size=8, d_model=d, n_layers=n, n_heads=h), s)
+          for d, n, h, s in %r]
 pcs.run_progressive(stages, Copy(vocab_size=8, length=4), TrainConfig(**%r), Path(sys.argv[1]), seed=3)
 """
 
 
 def _stages():
-    return [Stage(TransformerConfig(vocab_size=8, d_model=d, n_layers=n, n_heads=h), s) for d, n, h, s in STAGES]
+    return [Stage(TransformerConfig(vocab_size=8, d_model=d, n_layers=n, n_heads=h), s)
+            for d, n, h, s in STAGES]
 
 
 def test_split_steps_gives_the_remainder_to_the_last_stage():
@@ -86,3 +88,25 @@ def test_changing_an_earlier_stage_gives_every_later_stage_a_fresh_folder(tmp_pa
     changed[0] = Stage(changed[0].config, 5)
     run_progressive(changed, task, cfg, tmp_path, seed=3)
     assert len(list(tmp_path.iterdir())) == 4
+
+
+def test_bound_facts_are_read_by_the_model_at_generation_time():
+    from prismlm.models import PrismConfig, PrismLM
+    from prismlm.reproduce.two_axes import bind_facts
+
+    torch.manual_seed(0)
+    model = PrismLM(PrismConfig(vocab_size=16, d_model=16, n_layers=2, d_mem=8, num_slots=4,
+                                memory_kind="holo", top_k=3)).eval()
+    prompts, values = torch.randint(0, 16, (3, 5)), torch.tensor([1, 2, 3])
+    with torch.no_grad():
+        before = model(prompts)[:, -1]
+    tape = bind_facts(model, prompts, values, strength=4.0)
+    assert tape.abs().sum() > 0 and torch.equal(model.tape_init.flatten(), tape)
+    with torch.no_grad():
+        after = model(prompts)[:, -1]
+        state = model.init_state(3)  # decoding starts from the same bound tape
+        stepped = [model.step(prompts[:, t], state)[0] for t in range(prompts.shape[1])][-1]
+    assert not torch.allclose(after, before)
+    torch.testing.assert_close(stepped, after, atol=1e-5, rtol=0)
+    with pytest.raises(ValueError, match="memory_kind"):
+        bind_facts(PrismLM(PrismConfig(vocab_size=16, d_model=16, n_layers=2)), prompts, values, 1.0)

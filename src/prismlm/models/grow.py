@@ -250,7 +250,8 @@ def grow(model: SequenceLM, new_config, seed: int = 0) -> SequenceLM:
     if not isinstance(model, SequenceLM):
         raise TypeError(f"grow needs a SequenceLM, got {type(model).__name__}")
     if model_class_for(new_config) is not type(model):
-        raise TypeError(f"new_config builds a {model_class_for(new_config).__name__}, not a {type(model).__name__}")
+        built = model_class_for(new_config).__name__
+        raise TypeError(f"new_config builds a {built}, not a {type(model).__name__}")
     check, transfer = _rules(model)
     g = check(model.config, new_config)
     with torch.random.fork_rng(devices=[]):

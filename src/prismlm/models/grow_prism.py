@@ -40,8 +40,18 @@ from __future__ import annotations
 import torch
 
 from ..config import require
-from .grow import RULES, Growth, check_same_except, growth_of, put, read_linear, write_linear
-from .grow import grow_embedding, grow_norm, grow_swiglu
+from .grow import (
+    RULES,
+    Growth,
+    check_same_except,
+    grow_embedding,
+    grow_norm,
+    grow_swiglu,
+    growth_of,
+    put,
+    read_linear,
+    write_linear,
+)
 from .prism import EXPERT_KINDS, PrismLM
 
 CLOSED_ROUTE = 12.0
