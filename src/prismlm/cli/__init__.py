@@ -10,6 +10,7 @@ from . import compare  # noqa: E402,F401  isort: skip
 from . import continual  # noqa: E402,F401  isort: skip
 from . import prism  # noqa: E402,F401  isort: skip
 from . import reproduce  # noqa: E402,F401  isort: skip
+from . import generate  # noqa: E402,F401  isort: skip
 
 __all__ = ["app", "main"]
 

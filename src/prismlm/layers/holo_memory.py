@@ -232,21 +232,24 @@ def contrastive_retrieval_loss(
 ) -> torch.Tensor:
     """InfoNCE of recall from one shared tape (the holo recipe's contrastive loss).
 
-    u_keys, u_values: [N, d_model], N ≥ 2 facts. H = Σ_j k_j ⊙ v_j with k = sign(W_k u_key),
-    v = sign(W_v u_value); r_i = q_i ⊙ H with the reader's query q = sign(W_q u_key);
-    logits_ij = cos(r_i, v_j) / τ; cross-entropy with target j = i. Straight-through signs carry
-    the gradient to the encoders. Returns a scalar.
+    u_keys, u_values: [..., N, d_model], N ≥ 2 facts per tape (leading dims: independent tapes).
+    H = Σ_j k_j ⊙ v_j with k = sign(W_k u_key), v = sign(W_v u_value); r_i = q_i ⊙ H with the
+    reader's query q = sign(W_q u_key); logits_ij = cos(r_i, v_j) / τ; cross-entropy with
+    target j = i, averaged over facts and tapes. Straight-through signs carry the gradient to
+    the encoders. Returns a scalar.
     """
-    if u_keys.dim() != 2 or u_keys.shape != u_values.shape or u_keys.shape[0] < 2:
+    if u_keys.dim() < 2 or u_keys.shape != u_values.shape or u_keys.shape[-2] < 2:
         raise ValueError(
-            f"u_keys and u_values must both be [N >= 2, d_model], got {tuple(u_keys.shape)} "
+            f"u_keys and u_values must both be [..., N >= 2, d_model], got {tuple(u_keys.shape)} "
             f"and {tuple(u_values.shape)}"
         )
     if not temperature > 0:
         raise ValueError(f"temperature must be > 0, got {temperature!r}")
     k, _, q = memory.codes(u_keys)
     v = memory.codes(u_values)[1]
-    reads = q * (k * v).sum(0)
-    logits = torch.nn.functional.normalize(reads, dim=-1) @ torch.nn.functional.normalize(v, dim=-1).T
-    target = torch.arange(len(v), device=v.device)
-    return torch.nn.functional.cross_entropy(logits / temperature, target)
+    reads = q * (k * v).sum(-2, keepdim=True)
+    norm = torch.nn.functional.normalize
+    logits = norm(reads, dim=-1) @ norm(v, dim=-1).transpose(-1, -2) / temperature  # [..., N, N]
+    n = v.shape[-2]
+    target = torch.arange(n, device=v.device).expand(logits.shape[:-1])
+    return torch.nn.functional.cross_entropy(logits.reshape(-1, n), target.reshape(-1))
