@@ -44,9 +44,10 @@ from .experts import Expert, ExpertContext
 class TapeThread:
     """The tape as it travels up the stack for one forward (or one decode step).
 
-    init: [S, d_mem] initial tape shared by the batch, or [B, S, d_mem] one per row (a seed). maps: composed time-t write maps (A, B) of the memory blocks
-    below, each [B, T, S, d_mem], or None (no writes yet). visible: the tape seen at the top of
-    the blocks so far, [B, T, S, d_mem], or None (= init at every position).
+    init: [S, d_mem] initial tape shared by the batch, or [B, S, d_mem] one per row (a seed).
+    maps: composed time-t write maps (A, B) of the memory blocks below, each [B, T, S, d_mem],
+    or None (no writes yet). visible: the tape seen at the top of the blocks so far,
+    [B, T, S, d_mem], or None (= init at every position).
     """
 
     init: torch.Tensor
@@ -90,7 +91,9 @@ def seeded_init(
             f"memory must be [{rows}, d_mem={d}] or [B, {rows}, {d}], got {tuple(memory.shape)}"
         )
     if full and memory.shape[-2] != s:
-        raise ValueError(f"memory must hold all {s} slots of the holographic state, got {tuple(memory.shape)}")
+        raise ValueError(
+            f"memory must hold all {s} slots of the holographic state, got {tuple(memory.shape)}"
+        )
     if memory.dim() == 3 and batch is not None and memory.shape[0] != batch:
         raise ValueError(f"memory has batch size {memory.shape[0]} but the input has {batch} rows")
     if not torch.isfinite(memory).all():

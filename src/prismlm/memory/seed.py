@@ -55,7 +55,9 @@ def text_vectors(model: PrismLM, ids: torch.Tensor) -> torch.Tensor:
     return block.norm_route(model.embed(ids).mean(-2))
 
 
-def _seed(model: PrismLM, u_keys: torch.Tensor, u_values: torch.Tensor, u_facts: torch.Tensor) -> torch.Tensor:
+def _seed(
+    model: PrismLM, u_keys: torch.Tensor, u_values: torch.Tensor, u_facts: torch.Tensor
+) -> torch.Tensor:
     """Seed from fact vectors, each [..., N, d_model] -> [..., S, d_mem] (module docstring)."""
     _, head = memory_head(model)
     if isinstance(head, HoloMemoryExpert):
@@ -78,7 +80,8 @@ def seed_from_ids(model: PrismLM, key_ids: torch.Tensor, value_ids: torch.Tensor
             f"{tuple(key_ids.shape)} and {tuple(value_ids.shape)}"
         )
     fact_ids = torch.cat([key_ids, value_ids], dim=-1)
-    return _seed(model, text_vectors(model, key_ids), text_vectors(model, value_ids), text_vectors(model, fact_ids))
+    u_keys, u_values = text_vectors(model, key_ids), text_vectors(model, value_ids)
+    return _seed(model, u_keys, u_values, text_vectors(model, fact_ids))
 
 
 def utf8_ids(text: str, device: torch.device | None = None) -> torch.Tensor:

@@ -162,9 +162,8 @@ class PrismLM(SequenceLM):
         c = self.config
         if c.memory_kind == "holo" and isinstance(memory, torch.Tensor) and memory.dim() == 1:
             if memory.shape[0] != c.num_slots * c.d_mem:
-                raise ValueError(
-                    f"a flat holographic memory must be [D={c.num_slots * c.d_mem}], got {tuple(memory.shape)}"
-                )
+                d = c.num_slots * c.d_mem
+                raise ValueError(f"a flat holographic memory must be [D={d}], got {tuple(memory.shape)}")
             memory = memory.view(c.num_slots, c.d_mem)
         return seeded_init(self.tape_init, memory, blend, batch, full=c.memory_kind == "holo")
 

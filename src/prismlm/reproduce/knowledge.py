@@ -40,10 +40,12 @@ from ..models.prism import PrismConfig, PrismLM
 from .holo_eval import prism_seed_specificity
 
 __all__ = ["PAD", "QUERY", "KnowledgeProbeConfig", "sample_batch", "train_probe_model",
-           "evaluate_arms", "run_probe", "run_knowledge", "VARIANTS"]
+           "evaluate_arms", "run_probe", "run_knowledge", "VARIANTS", "MIN_GAP",
+           "answers_from_memory"]
 
 PAD, QUERY = 0, 1
 ARMS = ("seeded", "unseeded", "mismatched")
+MIN_GAP = 0.15  # accuracy over the unseeded control that counts as answering from memory
 
 
 @dataclass
@@ -178,7 +180,18 @@ def run_probe(cfg: KnowledgeProbeConfig, seeds: tuple[int, ...] = (0, 1, 2)) -> 
         "welch_seeded_vs_mismatched": welch(arm["seeded"], arm["mismatched"]).to_dict(),
         "specificity_trained": summarize(spec_trained).to_dict(),
         "specificity_untrained": summarize(spec_untrained).to_dict(),
+        "min_gap": MIN_GAP,
     }
+
+
+def answers_from_memory(result: dict) -> bool:
+    """The probe's verdict: seeded beats both controls by ≥ MIN_GAP and Welch p < 0.05."""
+    s = result["summary"]
+    return (
+        s["seeded"]["mean"] - s["unseeded"]["mean"] >= MIN_GAP
+        and s["seeded"]["mean"] - s["mismatched"]["mean"] >= MIN_GAP
+        and result["welch_seeded_vs_unseeded"]["p_greater"] < 0.05
+    )
 
 
 def _markdown(results: dict[str, dict]) -> str:
@@ -188,14 +201,15 @@ def _markdown(results: dict[str, dict]) -> str:
              "unseeded. Specificity: Pearson(logit shift, embedding cosine to the value), mean "
              "over seeds.", "",
              "| memory | chance | seeded | unseeded | mismatched seed | Welch p (seeded > unseeded) "
-             "| specificity trained | untrained |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+             "| specificity trained | untrained | answers from memory |",
+             "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for kind, r in results.items():
         s = r["summary"]
         cell = {a: f"{s[a]['mean']:.3f} [{s[a]['ci_low']:.3f}, {s[a]['ci_high']:.3f}]" for a in ARMS}
         lines.append(
             f"| {kind} | {r['chance']:.3f} | {cell['seeded']} | {cell['unseeded']} | {cell['mismatched']} "
             f"| {r['welch_seeded_vs_unseeded']['p_greater']:.2g} | {r['specificity_trained']['mean']:+.3f} "
-            f"| {r['specificity_untrained']['mean']:+.3f} |"
+            f"| {r['specificity_untrained']['mean']:+.3f} | {'yes' if answers_from_memory(r) else 'no'} |"
         )
     for kind, r in results.items():
         lines.append(f"\n{kind}: {r['config']}; seeds {r['seeds']}.")
@@ -225,3 +239,7 @@ def run_knowledge(
     if out is not None:
         write_record(Path(out), "phase3_probe", {"results": results}, _markdown(results))
     return results
+
+
+if __name__ == "__main__":  # python -m prismlm.reproduce.knowledge  (writes results/knowledge/)
+    run_knowledge()
