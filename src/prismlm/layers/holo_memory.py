@@ -19,6 +19,11 @@ embedding that wrote it. Knowledge is added without training by binding pairs in
 * `HoloMemoryExpert` — the same memory as PRISM's routed memory expert
   (`PrismConfig(memory_kind="holo")`): W_q separate, s = 0 (the previous token is usually
   routed elsewhere), g = route weight, and H threaded through the blocks like the slot tape.
+  `bind_facts` pre-binds facts into an H_0 for `PrismLM(memory=...)`, with gradients.
+* `contrastive_retrieval_loss` — the holo recipe's InfoNCE over a batch of facts bound into one
+  tape; it trains the seed-read path (W_k, W_v, W_q) where the seed uses it. The reference's
+  other loss, "consistency" 1 − cos(k ⊙ (k ⊙ v), v), is identically 0 for bipolar k (k ⊙ k = 1),
+  so it is left out.
 """
 
 from __future__ import annotations
@@ -34,7 +39,10 @@ from ..ops.vsa import sign_ste
 from .experts import Expert, ExpertContext
 from .memory_tape import TapeThread
 
-__all__ = ["HoloMemoryConfig", "HoloMemory", "HoloMemoryExpert"]
+__all__ = ["HoloMemoryConfig", "HoloMemory", "HoloMemoryExpert", "contrastive_retrieval_loss",
+           "CONTRASTIVE_TEMPERATURE"]
+
+CONTRASTIVE_TEMPERATURE = 0.07  # the holo recipe's InfoNCE temperature τ
 
 
 @dataclass
@@ -177,6 +185,20 @@ class HoloMemoryExpert(Expert):
         """Parameters owned by bind / superpose / unbind / read-out: none, by construction."""
         return self.memory.memory_path_parameters()
 
+    def bind_facts(self, u_keys: torch.Tensor, u_values: torch.Tensor) -> torch.Tensor:
+        """H_0 = Σ_i sign(W_k u_key_i) ⊙ sign(W_v u_value_i), viewed as [..., S, d_mem].
+
+        u_keys, u_values: [..., N, d_model] (same shape). Straight-through signs, so a loss on a
+        run seeded with H_0 trains the encoders that wrote it; under no_grad it is `write_facts`.
+        """
+        if u_keys.shape != u_values.shape or u_keys.dim() < 2:
+            raise ValueError(
+                f"u_keys and u_values must share a [..., N, d_model] shape, got "
+                f"{tuple(u_keys.shape)} and {tuple(u_values.shape)}"
+            )
+        h = (self.memory.codes(u_keys)[0] * self.memory.codes(u_values)[1]).sum(-2)
+        return h.unflatten(-1, (self.num_slots, self.d_mem))
+
     def forward(self, x: torch.Tensor, ctx: ExpertContext | None = None) -> torch.Tensor:
         if ctx is None or ctx.thread is None:
             raise ValueError("the holographic memory expert needs an ExpertContext with a TapeThread")
@@ -202,3 +224,32 @@ class HoloMemoryExpert(Expert):
         ctx.outputs["read_entropy"] = x.new_zeros(())
         h = tape.reshape(n_pos, D).index_select(0, ctx.index)
         return holo_readout(normalized_unbind(q, h), self.memory.value_weight)
+
+
+def contrastive_retrieval_loss(
+    memory: HoloMemory, u_keys: torch.Tensor, u_values: torch.Tensor,
+    temperature: float = CONTRASTIVE_TEMPERATURE,
+) -> torch.Tensor:
+    """InfoNCE of recall from one shared tape (the holo recipe's contrastive loss).
+
+    u_keys, u_values: [..., N, d_model], N ≥ 2 facts per tape (leading dims: independent tapes).
+    H = Σ_j k_j ⊙ v_j with k = sign(W_k u_key), v = sign(W_v u_value); r_i = q_i ⊙ H with the
+    reader's query q = sign(W_q u_key); logits_ij = cos(r_i, v_j) / τ; cross-entropy with
+    target j = i, averaged over facts and tapes. Straight-through signs carry the gradient to
+    the encoders. Returns a scalar.
+    """
+    if u_keys.dim() < 2 or u_keys.shape != u_values.shape or u_keys.shape[-2] < 2:
+        raise ValueError(
+            f"u_keys and u_values must both be [..., N >= 2, d_model], got {tuple(u_keys.shape)} "
+            f"and {tuple(u_values.shape)}"
+        )
+    if not temperature > 0:
+        raise ValueError(f"temperature must be > 0, got {temperature!r}")
+    k, _, q = memory.codes(u_keys)
+    v = memory.codes(u_values)[1]
+    reads = q * (k * v).sum(-2, keepdim=True)
+    norm = torch.nn.functional.normalize
+    logits = norm(reads, dim=-1) @ norm(v, dim=-1).transpose(-1, -2) / temperature  # [..., N, N]
+    n = v.shape[-2]
+    target = torch.arange(n, device=v.device).expand(logits.shape[:-1])
+    return torch.nn.functional.cross_entropy(logits.reshape(-1, n), target.reshape(-1))

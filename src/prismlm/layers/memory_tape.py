@@ -22,6 +22,11 @@ Read (content-addressed, after the write):
 
 The router of block b is given mean_slots of the tape visible *below* it (M^{≤b−1}_t, or M_init
 for block 0) — the only tape known before block b's own routing decides its writes.
+
+Seeding (knowledge written into memory before the first token): `seeded_init` blends an external
+tape into M_init, M_0 = (1 − β)·M_init + β·M_seed, either shared by the batch ([S, d_mem]) or one
+per row ([B, S, d_mem]); β = 0 is exactly the unseeded tape. `MemoryExpert.fact_maps` is the
+write path applied to fact vectors instead of tokens (the text → slots encoder of `memory.seed`).
 """
 
 from __future__ import annotations
@@ -39,9 +44,10 @@ from .experts import Expert, ExpertContext
 class TapeThread:
     """The tape as it travels up the stack for one forward (or one decode step).
 
-    init: [S, d_mem] initial tape. maps: composed time-t write maps (A, B) of the memory blocks
-    below, each [B, T, S, d_mem], or None (no writes yet). visible: the tape seen at the top of
-    the blocks so far, [B, T, S, d_mem], or None (= init at every position).
+    init: [S, d_mem] initial tape shared by the batch, or [B, S, d_mem] one per row (a seed).
+    maps: composed time-t write maps (A, B) of the memory blocks below, each [B, T, S, d_mem],
+    or None (no writes yet). visible: the tape seen at the top of the blocks so far,
+    [B, T, S, d_mem], or None (= init at every position).
     """
 
     init: torch.Tensor
@@ -51,9 +57,53 @@ class TapeThread:
     def summary(self, batch: int, length: int) -> torch.Tensor:
         """mean over slots of the visible tape: [B·T, d_mem]."""
         if self.visible is None:
-            d = self.init.shape[-1]
-            return self.init.mean(0).expand(batch * length, d)
+            mean = self.init.mean(-2)  # [d_mem] or [B, d_mem]
+            if mean.dim() == 1:
+                return mean.expand(batch * length, mean.shape[0])
+            return mean[:, None].expand(batch, length, mean.shape[-1]).reshape(batch * length, -1)
         return self.visible.mean(-2).reshape(batch * length, -1)
+
+
+def seeded_init(
+    init: torch.Tensor, memory: torch.Tensor | None, blend: float = 1.0, batch: int | None = None,
+    full: bool = False,
+) -> torch.Tensor:
+    """M_0 = (1 − β)·M_init + β·M_seed: the initial tape of a seeded run.
+
+    init: [S, d_mem] (M_init). memory: [K, d_mem] or [B, K, d_mem] with 1 ≤ K ≤ S — rows K..S−1
+    of M_seed are M_init's (a partial seed leaves the other slots as trained); with `full`, K must
+    be S (a holographic state has no partial form). None returns `init` itself. blend β ∈ [0, 1].
+    batch: the rows of the run, checked against a batched memory's B.
+    Returns [S, d_mem] or [B, S, d_mem] in init's dtype and device.
+    """
+    if isinstance(blend, bool) or not isinstance(blend, int | float) or not 0.0 <= blend <= 1.0:
+        raise ValueError(f"blend must be a number in [0, 1], got {blend!r}")
+    if memory is None:
+        return init
+    if not isinstance(memory, torch.Tensor):
+        raise TypeError(f"memory must be a torch.Tensor, got {type(memory).__name__}")
+    if not memory.is_floating_point():
+        raise TypeError(f"memory must be a floating-point tensor, got dtype {memory.dtype}")
+    s, d = init.shape
+    rows = f"{s}" if full else f"K <= {s}"
+    if memory.dim() not in (2, 3) or memory.shape[-1] != d or not 1 <= memory.shape[-2] <= s:
+        raise ValueError(
+            f"memory must be [{rows}, d_mem={d}] or [B, {rows}, {d}], got {tuple(memory.shape)}"
+        )
+    if full and memory.shape[-2] != s:
+        raise ValueError(
+            f"memory must hold all {s} slots of the holographic state, got {tuple(memory.shape)}"
+        )
+    if memory.dim() == 3 and batch is not None and memory.shape[0] != batch:
+        raise ValueError(f"memory has batch size {memory.shape[0]} but the input has {batch} rows")
+    if not torch.isfinite(memory).all():
+        raise ValueError("memory contains NaN or inf")
+    memory = memory.to(device=init.device, dtype=init.dtype)
+    k = memory.shape[-2]
+    if k < s:
+        rest = init[k:].expand(*memory.shape[:-2], s - k, d)
+        memory = torch.cat([memory, rest], dim=-2)
+    return (1.0 - blend) * init + blend * memory
 
 
 class MemoryExpert(Expert):
@@ -75,6 +125,17 @@ class MemoryExpert(Expert):
         # Fused projections: slot address (S), write strength (1), erase, add, query (d_mem each).
         self.proj = nn.Linear(d_model, num_slots + 1 + 3 * d_mem)
         self.w_out = nn.Linear(d_mem, d_model)
+
+    def fact_maps(self, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The write of a fact vector u as if a token routed here with weight 1 carried it.
+
+        u: [..., d_model] (e.g. RMSNorm of a text's mean token embedding) -> (A, B), each
+        [..., S, d_mem]: A = 1 − g w eᵀ, B = g w aᵀ with this head's own w, g, e, a.
+        """
+        s, dm = self.num_slots, self.d_mem
+        addr, strength, erase, add, _ = self.proj(u).split([s, 1, dm, dm, dm], dim=-1)
+        gw = torch.softmax(addr, -1) * torch.sigmoid(strength)
+        return write_maps(gw, torch.sigmoid(erase), add, torch.ones_like(gw[..., 0]))
 
     def forward(self, x: torch.Tensor, ctx: ExpertContext | None = None) -> torch.Tensor:
         if ctx is None or ctx.thread is None:

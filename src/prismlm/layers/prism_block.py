@@ -140,5 +140,6 @@ class PrismBlock(nn.Module):
         return x, new_thread, BlockState(mrb_state, tape_state), routing.balance_loss, entropy
 
     def init_state(self, batch: int, tape_init: torch.Tensor) -> BlockState:
-        tape = tape_init.expand(batch, *tape_init.shape).clone() if self.has_memory else None
+        """tape_init: [S, d_mem] shared, or [batch, S, d_mem] one per row (a seeded tape)."""
+        tape = tape_init.expand(batch, *tape_init.shape[-2:]).clone() if self.has_memory else None
         return BlockState(self.mrb.init_state(batch, tape_init.device, tape_init.dtype), tape)

@@ -8,6 +8,14 @@ is a causal scan, experts are pointwise, and the tape is a per-slot causal recur
 (see `layers.memory_tape`). Decoding carries, per block, the MRB state [B, d_model] and that
 block's view of the tape [B, S, d_mem], and runs the same block code on one token, so
 `step` reproduces `forward`.
+
+Seeding (knowledge in memory, not in the prompt): `forward`, `prefill`, `init_state` and
+`generate` take `memory` and `blend`. For the slot tape, memory is [K, d_mem] or [B, K, d_mem]
+slots (K ≤ S) and M_0 = (1 − β)·M_init + β·M_seed (`layers.memory_tape.seeded_init`); for the
+holo kind it is a pre-bound holographic state H_0, [D], [S, d_mem] or [B, S, d_mem] (D = S·d_mem),
+and H_0 = β·memory since the unseeded H_0 is 0. β = 0 is exactly no seed. The seeded M_0 is
+every block's starting tape and block 0's router summary, so a decode state keeps it
+(`PrismState.memory`). `memory.seed` builds seeds from text with the model's own write path.
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ from torch import nn
 
 from ..config import require
 from ..layers.init import init_linear_and_embedding_
-from ..layers.memory_tape import TapeThread
+from ..layers.memory_tape import TapeThread, seeded_init
 from ..layers.norm import RMSNorm
 from ..layers.prism_block import BlockState, PrismBlock
 from .base import SequenceLM, register_model
@@ -114,10 +122,12 @@ class PrismConfig:
 
 @dataclass
 class PrismState(DecodeState):
-    """One `BlockState` per block: its MRB state and, in memory blocks, its view of the tape."""
+    """One `BlockState` per block: its MRB state and, in memory blocks, its view of the tape.
+    memory: the seeded initial tape M_0 ([S, d_mem] or [B, S, d_mem]), None when unseeded."""
 
     blocks: list[BlockState]
     position: int = 0
+    memory: torch.Tensor | None = None
 
     @property
     def batch_size(self) -> int:
@@ -126,6 +136,8 @@ class PrismState(DecodeState):
     def apply(self, fn) -> None:
         for block in self.blocks:
             block.apply(fn)
+        if self.memory is not None:
+            self.memory = fn(self.memory)
 
 
 @register_model
@@ -163,10 +175,26 @@ class PrismLM(SequenceLM):
         self.head = None if c.tie_embeddings else nn.Linear(c.d_model, c.vocab_size, bias=False)
         init_linear_and_embedding_(self, c.init_std)
 
+    def initial_memory(
+        self, memory: torch.Tensor | None, blend: float = 1.0, batch: int | None = None
+    ) -> torch.Tensor | None:
+        """The seeded M_0 ([S, d_mem] or [B, S, d_mem]) from a seed (module docstring), or None
+        when `memory` is None. Bad shapes, dtypes or blends raise ValueError/TypeError."""
+        if memory is None:
+            seeded_init(self.tape_init, None, blend)  # still validates blend
+            return None
+        c = self.config
+        if c.memory_kind == "holo" and isinstance(memory, torch.Tensor) and memory.dim() == 1:
+            if memory.shape[0] != c.num_slots * c.d_mem:
+                d = c.num_slots * c.d_mem
+                raise ValueError(f"a flat holographic memory must be [D={d}], got {tuple(memory.shape)}")
+            memory = memory.view(c.num_slots, c.d_mem)
+        return seeded_init(self.tape_init, memory, blend, batch, full=c.memory_kind == "holo")
+
     def _run(
-        self, x: torch.Tensor, states: list[BlockState] | None
+        self, x: torch.Tensor, states: list[BlockState] | None, init: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor, list[BlockState]]:
-        thread = TapeThread(self.tape_init)
+        thread = TapeThread(self.tape_init if init is None else init)
         balance, entropy, new_states = x.new_zeros(()), x.new_zeros(()), []
         for i, block in enumerate(self.blocks):
             x, thread, st, lb, ent = block(x, thread, None if states is None else states[i])
@@ -176,32 +204,75 @@ class PrismLM(SequenceLM):
         h = self.norm(x)
         return (self.tied_head(h) if self.head is None else self.head(h)), aux, new_states
 
-    def forward(self, input_ids: torch.Tensor, return_aux: bool = False):
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        return_aux: bool = False,
+        memory: torch.Tensor | None = None,
+        blend: float = 1.0,
+    ):
+        """input_ids [B, T] -> logits [B, T, V] (and aux); `memory`/`blend` seed the tape."""
         self.check_input_ids(input_ids, self.config.max_len)
-        logits, aux, _ = self._run(self.embed(input_ids), None)
+        init = self.initial_memory(memory, blend, input_ids.shape[0])
+        logits, aux, _ = self._run(self.embed(input_ids), None, init)
         return (logits, aux) if return_aux else logits
 
-    def init_state(self, batch_size: int, device: torch.device | None = None) -> PrismState:
+    def init_state(
+        self,
+        batch_size: int,
+        device: torch.device | None = None,
+        memory: torch.Tensor | None = None,
+        blend: float = 1.0,
+    ) -> PrismState:
         self.check_batch_size(batch_size)
-        tape = self.tape_init.detach()  # device and dtype follow the model unless told otherwise
+        init = self.initial_memory(memory, blend, batch_size)
+        tape = (self.tape_init if init is None else init).detach()  # device/dtype follow the model
         if device is not None:
             tape = tape.to(device)
-        return PrismState([blk.init_state(batch_size, tape) for blk in self.blocks])
+        blocks = [blk.init_state(batch_size, tape) for blk in self.blocks]
+        return PrismState(blocks, memory=None if init is None else tape)
 
     def _step(self, token: torch.Tensor, state: PrismState) -> tuple[torch.Tensor, PrismState]:
         """token: [B] -> (logits [B, V], state): the block code of `forward` on one position."""
         if state.position >= self.config.max_len:
             raise ValueError(f"decode position {state.position} exceeds max_len {self.config.max_len}")
-        logits, _, state.blocks = self._run(self.embed(token)[:, None], state.blocks)
+        logits, _, state.blocks = self._run(self.embed(token)[:, None], state.blocks, state.memory)
         state.position += 1
         return logits[:, 0], state
 
     @torch.no_grad()
-    def prefill(self, input_ids: torch.Tensor) -> tuple[torch.Tensor, PrismState]:
+    def prefill(
+        self, input_ids: torch.Tensor, memory: torch.Tensor | None = None, blend: float = 1.0
+    ) -> tuple[torch.Tensor, PrismState]:
         """Parallel prefill: one forward pass gives the last logits and every block's state."""
         self.check_input_ids(input_ids, self.config.max_len)
-        logits, _, states = self._run(self.embed(input_ids), None)
-        return logits[:, -1], PrismState(states, position=input_ids.shape[1])
+        init = self.initial_memory(memory, blend, input_ids.shape[0])
+        logits, _, states = self._run(self.embed(input_ids), None, init)
+        return logits[:, -1], PrismState(states, position=input_ids.shape[1], memory=init)
+
+    @torch.no_grad()
+    def generate(
+        self,
+        input_ids: torch.Tensor,
+        max_new_tokens: int,
+        temperature: float = 0.0,
+        top_k: int | None = None,
+        generator: torch.Generator | None = None,
+        memory: torch.Tensor | None = None,
+        blend: float = 1.0,
+    ) -> torch.Tensor:
+        """`SequenceLM.generate` from a seeded tape: the prompt and every new token read `memory`."""
+        if memory is None:
+            self.initial_memory(None, blend)
+            return super().generate(input_ids, max_new_tokens, temperature, top_k, generator)
+        self.initial_memory(memory, blend, input_ids.shape[0] if input_ids.dim() == 2 else None)
+        # The base loop calls self.prefill(ids); an instance attribute binds the seed for that
+        # call only (the decode steps carry it in PrismState.memory).
+        self.prefill = lambda ids: type(self).prefill(self, ids, memory, blend)
+        try:
+            return super().generate(input_ids, max_new_tokens, temperature, top_k, generator)
+        finally:
+            del self.prefill
 
     def routing_stats(self) -> list[dict]:
         """Per block of the last call: {"kinds", "fractions": {kind: share of tokens},

@@ -238,3 +238,25 @@ def trainable_parameter_counts(config: PrismConfig | None = None) -> dict:
     fields = ("d_model", "n_layers", "d_mem", "num_slots")
     counts["config"] = ", ".join(f"{f}={getattr(config, f)}" for f in fields)
     return counts
+
+
+@torch.no_grad()
+def prism_seed_specificity(model, memory: torch.Tensor, prompts: torch.Tensor, targets: torch.Tensor) -> dict:
+    """The logit-shift specificity of a real `PrismLM` (either memory kind) seeded with facts.
+
+    memory: [B, S, d_mem] one seed per prompt (e.g. `memory.seed.seed_from_ids`); prompts [B, T]
+    ending in a fact's key; targets [B] that fact's value token. Per prompt: the last-position
+    logit shift (seeded − unseeded) correlated (Pearson, over the vocabulary) with each token
+    embedding's cosine to the target's embedding; and whether the target gains the most logit
+    (top-1 of the shift). Returns the per-prompt correlations' summary and the top-1 hit rate.
+    """
+    model.eval()
+    shift = model(prompts, memory=memory)[:, -1] - model(prompts)[:, -1]  # [B, V]
+    emb = model.embed.weight
+    corrs = [
+        pearson(shift[i], torch.cosine_similarity(emb, emb[targets[i]][None], dim=-1))
+        for i in range(len(targets))
+    ]
+    out = _summary(corrs)
+    out.update(top1_hit_rate=float((shift.argmax(-1) == targets).float().mean()), queries=len(corrs))
+    return out
