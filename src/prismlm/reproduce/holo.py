@@ -261,11 +261,8 @@ def judge(numbers: dict, scale: str | None = None) -> list[Measurement]:
 
     big = ("needs a 1B model trained on 50B tokens on 8-24 A100s; the seed itself calls it an "
            "architectural-accounting extrapolation, not a run")  # fmt: skip
-    pcs = ("; at CPU scale (0.8M parameters, tiny-shakespeare, 3 seeds) `prismlm reproduce pcs` "
-           "measured a 0 % token saving (the grown model never reached the from-scratch loss in "
-           "200 steps), see results/pcs/")  # fmt: skip
-    modular = ("; at toy scale `prismlm bench levers` measured modular pretraining 0.25-0.47x the "
-               "joint run's speed, see results/prism/levers/")  # fmt: skip
+    pcs = "; the CPU-scale analogue is measured by `prismlm reproduce pcs` (results/pcs/)"
+    modular = "; the toy-scale analogue is measured by `prismlm bench levers` (results/prism/levers/)"
     for cid, extra in (("holo.pcs_wallclock", pcs), ("holo.hours_holo_1b", ""), ("holo.hours_pcs_1b", ""),
                        ("holo.hours_modular_1b", modular)):  # fmt: skip
         out[cid] = Measurement(cid, "—", None, _NOT_HERE, cmd, big + extra)
