@@ -110,3 +110,18 @@ def test_bound_facts_are_read_by_the_model_at_generation_time():
     torch.testing.assert_close(stepped, after, atol=1e-5, rtol=0)
     with pytest.raises(ValueError, match="memory_kind"):
         bind_facts(PrismLM(PrismConfig(vocab_size=16, d_model=16, n_layers=2)), prompts, values, 1.0)
+
+
+def test_demo_is_a_group_whose_plain_call_is_the_main_job_and_two_axes_a_subcommand(monkeypatch, tmp_path):
+    from typer.testing import CliRunner
+
+    import prismlm.demo
+    from prismlm.cli import app
+
+    calls = []
+    monkeypatch.setattr(prismlm.demo, "run_demo", lambda out, steps: calls.append((out, steps)))
+    res = CliRunner().invoke(app, ["demo", "--steps", "3", "--out", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    assert calls == [(tmp_path, 3)]
+    helped = CliRunner().invoke(app, ["demo", "two-axes", "--help"])
+    assert helped.exit_code == 0 and not calls[1:]

@@ -10,7 +10,13 @@ app = typer.Typer(no_args_is_help=True, help="prismlm: sequence models beyond th
 bench_app = typer.Typer(no_args_is_help=True, help="Speed and memory benchmarks.")
 reproduce_app = typer.Typer(no_args_is_help=True, help="Re-measure a published claim.")
 
+demo_app = typer.Typer(
+    invoke_without_command=True,
+    help="The main job (Prizma-Seq vs matched Transformer on MQAR); `demo two-axes` for PCS + knowledge.",
+)
+
 app.add_typer(bench_app, name="bench")
+app.add_typer(demo_app, name="demo")
 app.add_typer(reproduce_app, name="reproduce")
 
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import typer
 
-from .apps import app, bench_app
+from .apps import bench_app, demo_app
 
 
 @bench_app.command("mixer")
@@ -22,12 +22,15 @@ def bench_mixer(
     run_mixer_benchmark(out, config=dataclasses.replace(config, threads=threads or None))
 
 
-@app.command("demo")
+@demo_app.callback()
 def demo(
+    ctx: typer.Context,
     out: Path = typer.Option(Path("results/demo"), help="output folder"),
     steps: int = typer.Option(600, help="training steps per model"),
 ) -> None:
     """The main job: Prizma-Seq vs matched Transformer on MQAR, decoding, quick benchmark."""
+    if ctx.invoked_subcommand is not None:
+        return
     from ..demo import run_demo
 
     run_demo(out, steps=steps)

@@ -1,5 +1,5 @@
 """`prismlm reproduce pcs` (progressive stacking vs from scratch, CPU scale) and
-`prismlm demo-two-axes` (grow a holo-PRISM, bind facts into its own tape, read them)."""
+`prismlm demo two-axes` (grow a holo-PRISM, bind facts into its own tape, read them)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from .apps import app, reproduce_app
+from .apps import demo_app, reproduce_app
 
 
 @reproduce_app.command("pcs")
@@ -29,7 +29,7 @@ def reproduce_pcs_cmd(
     typer.echo(f"token saving {saving:.1%}; verdict: {payload['verdict']}")
 
 
-@app.command("demo-two-axes")
+@demo_app.command("two-axes")
 def demo_two_axes_cmd(
     out: Path = typer.Option(Path("results/pcs"), help="output folder"),
     seed: int = typer.Option(0, help="seed"),
