@@ -89,3 +89,17 @@ def reproduce_holo_cmd(
     scale = "smoke" if quick else scale
     seeds = str(seed) if seed is not None and not seeds else seeds
     _ledger(["holo"], scale, out, device, seeds, per_system_dirs=False)
+
+
+@reproduce_app.command("knowledge")
+def reproduce_knowledge_cmd(
+    out: Path = typer.Option(Path("results/knowledge"), help="output folder"),
+    seeds: str = typer.Option("0,1,2", help="comma-separated seeds"),
+) -> None:
+    """The Phase-3 probe: a trained PrismLM answers from facts that exist only in its seeded memory."""
+    import torch
+
+    from ..reproduce.knowledge import run_knowledge
+
+    torch.set_num_threads(1)
+    run_knowledge(out, seeds=tuple(parse_seeds(seeds) or (0, 1, 2)))

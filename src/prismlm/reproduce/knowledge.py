@@ -240,7 +240,3 @@ def run_knowledge(
     if out is not None:
         write_record(Path(out), "phase3_probe", {"results": results}, _markdown(results))
     return results
-
-
-if __name__ == "__main__":  # python -m prismlm.reproduce.knowledge  (writes results/knowledge/)
-    run_knowledge()
