@@ -1,0 +1,207 @@
+"""The separation search: the smallest MQAR setting at which the causal-ablation arms part.
+
+Seed 000's central claim is "quad2 ≫ rand_linear ≈ none" on MQAR. At a setting every arm solves
+(or none does) the claim is untestable, so this leg walks a ladder of MQAR rungs from easy to hard
+at one fixed width and step budget:
+
+    rung r:  MQAR(V, D_r pairs, M queries),  T_r = 2·D_r + M,  D_1 < D_2 < ...
+
+Harder means more key-value pairs per state width: the "none" state is d_h × d_h per head, the
+quad2/rand_linear state d_h × d_φ (d_φ = d_h + feat_n2), so once D outgrows d_h only the wider
+keys can still store every pair (and with T well past the local window, the window head cannot
+answer the queries either). Each rung trains every arm on the search seed (`seeds[0]`); the
+first rung where
+
+    mean_acc(quad2) − max(mean_acc(none), mean_acc(rand_linear)) ≥ SEPARATION_MARGIN
+
+is the candidate. The candidate is then re-trained on at least CONFIRM_SEEDS seeds and the claim is
+confirmed only if the gap still holds and Welch's one-sided test (experiment.stats.welch, H1:
+quad2 > other) gives p < ALPHA against both none and rand_linear. The report holds every cell of
+every rung tried (per-seed accuracy), the chosen rung, the confirmation table and the verdict:
+"separates at <rung>" or "no separation found within budget, grid up to <last rung>".
+
+    record = leg_separation("cpu", seeds=[0, 1, 2], out=Path("results/prizma_seq"))
+
+Cells go through the shared fingerprint-keyed cache `<out>/cache` (a killed search resumes, and a
+mqar/ablation leg sized like the chosen rung re-uses its cells); the report, rewritten after each
+rung, is `<out>/separation/separation.json|.md|.png`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ...data.registry import build_task
+from ...experiment.report import markdown_table
+from ...experiment.rows import acc_rows, make_arm, welch_table
+from ...experiment.sweep import grid, run_sweep
+from ...io import write_record
+from .reference import REFERENCE
+from .scales import SCALE_NAMES, SCALES
+
+SEPARATION_MARGIN = 0.15  # accuracy gap quad2 must hold over the best of none / rand_linear
+ALPHA = 0.05  # one-sided Welch level for the confirmation
+CONFIRM_SEEDS = 3  # the fewest seeds a confirmation runs on
+QUAD2, RIVALS = "prizma-quad2", ("prizma-rand_linear", "prizma-none")
+SEARCH_ARMS = (QUAD2, *RIVALS, "transformer")  # the Transformer is parameter-matched to quad2
+
+_SMOKE_TRAIN = {**SCALES["smoke"]["mqar"]["train"], "steps": 2, "eval_every": 1}
+# cpu: d32L2H2 (d_h = 16; quad2/rand_linear add 48 features, d_phi = 64; window 16). Every rung
+# shares this budget: lr 3e-3, 100 warm-up steps, cosine to 0.1·lr, early stop at 0.99.
+_CPU_TRAIN = dict(
+    steps=1200, batch_size=32, lr=3e-3, warmup=100, warmup_frac=0.0, min_lr_frac=0.1,
+    eval_every=100, eval_batches=4, plateau_patience=0, log_every=100, solve_threshold=0.99,
+)
+
+SEARCHES: dict[str, dict[str, Any]] = {
+    "smoke": dict(
+        dims=dict(d_model=16, n_layers=1, n_heads=2), feat_n2=8, vocab_size=16,
+        rungs=[{"num_pairs": 2, "num_queries": 4}, {"num_pairs": 4, "num_queries": 4}],
+        train=_SMOKE_TRAIN, threshold=0.9,
+    ),
+    "cpu": dict(
+        dims=dict(d_model=32, n_layers=2, n_heads=2), feat_n2=48, vocab_size=64,
+        rungs=[{"num_pairs": d, "num_queries": 16} for d in (4, 8, 16, 24)],
+        train=_CPU_TRAIN, threshold=0.9,
+    ),
+    "paper": dict(
+        dims=dict(d_model=64, n_layers=2, n_heads=2), feat_n2=224, vocab_size=512,
+        rungs=[{"num_pairs": d, "num_queries": 128} for d in (16, 32, 64, 128)],
+        train=SCALES["paper"]["mqar"]["train"], threshold=0.9,
+    ),
+}
+assert set(SEARCHES) == set(SCALE_NAMES)
+
+
+def rung_task(spec: dict[str, Any], rung: dict[str, Any]) -> dict[str, Any]:
+    """The task spec of one rung: MQAR at the search's vocabulary unless the rung says otherwise."""
+    return {"name": "mqar", "vocab_size": spec["vocab_size"], **rung}
+
+
+def search_arms(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    """The four arms at the search width (make_arm: the same dicts the mqar/ablation legs build)."""
+    return [make_arm(m, spec["dims"], spec["feat_n2"]) for m in SEARCH_ARMS]
+
+
+def rung_rows(spec: dict[str, Any], index: int, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per arm at rung `index`: acc_rows (per-seed accuracy, CI) plus the rung's D and T."""
+    task = build_task(rung_task(spec, spec["rungs"][index]))
+    head = {"rung": index, "D": getattr(task, "num_pairs", None), "T": task.max_seq_len,
+            "chance": round(task.chance, 4)}
+    return [{**head, **row} for row in acc_rows(records, spec["threshold"])]
+
+
+def _model(row: dict[str, Any]) -> str:
+    return row["arm"].split(" ")[0]
+
+
+def gap(rows: list[dict[str, Any]]) -> float:
+    """mean acc of quad2 minus the best mean acc of none and rand_linear, over one rung's rows."""
+    means = {_model(r): r["mean_acc"] for r in rows}
+    return means[QUAD2] - max(means[m] for m in RIVALS)
+
+
+def confirm(rows: list[dict[str, Any]], records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Gap and one-sided Welch p (quad2 > rival) on the confirmation seeds; `separates` needs both."""
+    quad2 = next(r["arm"] for r in rows if _model(r) == QUAD2)
+    tests = welch_table(records, quad2)
+    p = {m: next(t["p_greater"] for k, t in tests.items() if k.split(" vs ")[1].startswith(m))
+         for m in RIVALS}
+    g = gap(rows)
+    return {"gap": g, "p_greater": p, "welch": tests,
+            "separates": g >= SEPARATION_MARGIN and all(v < ALPHA for v in p.values())}
+
+
+def _describe(spec: dict[str, Any], rows: list[dict[str, Any]]) -> str:
+    d = spec["dims"]
+    r = rows[0]
+    return (f"MQAR V={spec['vocab_size']} D={r['D']} T={r['T']} at d{d['d_model']}L{d['n_layers']}"
+            f"H{d['n_heads']}, <= {spec['train']['steps']} steps")
+
+
+def _plot(grid_rows: list[dict[str, Any]], confirm_rows: list[dict[str, Any]]):
+    def plot(ax):
+        for arm in dict.fromkeys(r["arm"] for r in grid_rows):
+            pts = [(r["D"], r["mean_acc"]) for r in grid_rows if r["arm"] == arm]
+            ax.plot(*zip(*pts, strict=True), "o-", label=arm)
+        for r in confirm_rows:  # the confirmation seeds, as dots at the chosen rung
+            ax.plot([r["D"]] * len(r["per_seed"]), r["per_seed"], "k.", ms=4)
+        ax.set_xlabel("key-value pairs D (T = 2D + queries)")
+        ax.set_ylabel("best accuracy")
+        ax.set_ylim(0, 1.02)
+        ax.legend(fontsize=7)
+
+    return plot
+
+
+def _report(out_dir: Path, scale: str, seeds, spec, grid_rows, chosen, confirm_rows, check) -> dict:
+    if check is not None and check["separates"]:
+        verdict = f"separates at {_describe(spec, confirm_rows)}"
+    elif chosen is not None:
+        verdict = (f"candidate {_describe(spec, confirm_rows)} did not confirm on {len(seeds)} seeds "
+                   f"(gap {check['gap']:.3f}, p {check['p_greater']})" if check else "confirming")
+    elif grid_rows:
+        last = [r for r in grid_rows if r["rung"] == grid_rows[-1]["rung"]]
+        verdict = "no separation found within budget, grid up to " + _describe(spec, last)
+    else:
+        verdict = "not run"
+    headline = {"measured": verdict, "published": REFERENCE["ablation"]["claim"],
+                "separates": bool(check and check["separates"])}
+    payload = {"leg": "separation", "scale": scale, "seeds": list(seeds), "search": spec,
+               "margin": SEPARATION_MARGIN, "alpha": ALPHA, "headline": headline,
+               "grid": grid_rows, "chosen_rung": chosen, "confirm": confirm_rows, "tests": check,
+               "reference": REFERENCE["ablation"]}
+    cols = ["rung", "D", "T", "chance", "arm", "params", "solve", "mean_acc", "per_seed", "steps"]
+    md = [f"# separation ({scale} scale)\n", f"**Verdict:** {verdict}\n",
+          f"Separation: mean acc(quad2) - max(none, rand_linear) >= {SEPARATION_MARGIN} on the search "
+          f"seed, then on >= {CONFIRM_SEEDS} seeds with one-sided Welch p < {ALPHA} against both.\n",
+          "## Every cell of the grid (search seed)\n", markdown_table(grid_rows, cols)]
+    if confirm_rows:
+        md += ["\n## Confirmation at the chosen rung\n",
+               markdown_table(confirm_rows, cols[:7] + ["mean_acc", "ci95_low", "ci95_high", "per_seed"])]
+        if check:
+            md.append("\n" + markdown_table([{"test": k, **v} for k, v in check["welch"].items()]))
+    md += ["\n## Seed 000 reference (paper scale)\n", f"Claim: {REFERENCE['ablation']['claim']}\n",
+           markdown_table(REFERENCE["ablation"].get("rows", []))]
+    figure = None
+    if grid_rows:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        figure, ax = plt.subplots(figsize=(6, 4))
+        _plot(grid_rows, confirm_rows)(ax)
+        ax.set_title(f"separation ({scale} scale)")
+        figure.tight_layout()
+    text = "\n".join(md)
+    write_record(out_dir, "separation", payload, text, figure)
+    print(text, flush=True)
+    return payload
+
+
+def leg_separation(
+    scale: str, seeds: list[int], out: Path, device: str = "auto", progress: bool = False
+) -> dict[str, Any]:
+    """Walk the rungs of SEARCHES[scale] on seeds[0]; confirm the first candidate on
+    sorted(set(seeds) | {0..CONFIRM_SEEDS-1}); write and return the report record."""
+    spec, out = SEARCHES[scale], Path(out)
+    cache, arms, train = out / "cache", search_arms(spec), spec["train"]
+    confirm_seeds = sorted(set(seeds) | set(range(CONFIRM_SEEDS)))
+    grid_rows: list[dict[str, Any]] = []
+    chosen, confirm_rows, check = None, [], None
+    for i, rung in enumerate(spec["rungs"]):
+        records = run_sweep(grid(arms, [rung_task(spec, rung)], train, [seeds[0]]), cache, device, progress)
+        rows = rung_rows(spec, i, records)
+        grid_rows += rows
+        if gap(rows) >= SEPARATION_MARGIN:
+            chosen = i
+            break
+        _report(out / "separation", scale, seeds, spec, grid_rows, None, [], None)  # partial
+    if chosen is not None:
+        task = rung_task(spec, spec["rungs"][chosen])
+        records = run_sweep(grid(arms, [task], train, confirm_seeds), cache, device, progress)
+        confirm_rows = rung_rows(spec, chosen, records)
+        check = confirm(confirm_rows, records)
+    return _report(out / "separation", scale, confirm_seeds, spec, grid_rows, chosen, confirm_rows, check)
