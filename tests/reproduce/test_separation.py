@@ -27,7 +27,7 @@ def _search(monkeypatch, tmp_path, acc):
 
 
 def test_search_stops_at_the_first_rung_where_quad2_leads_and_confirms_on_three_seeds(monkeypatch, tmp_path):
-    hard = sep.SEARCHES["smoke"]["rungs"][1]["num_pairs"]
+    hard = sep.SEARCHES["smoke"]["rungs"][1]["task"]["num_pairs"]
 
     def acc(model, d, seed):  # every arm solves the easy rung; only quad2 the hard one
         return 0.99 - 0.001 * seed if model == sep.QUAD2 or d < hard else 0.4 + 0.01 * seed
@@ -48,7 +48,7 @@ def test_a_rival_within_the_margin_means_no_separation_and_the_whole_grid_is_rep
         return 0.3 if model == "prizma-none" else 0.9 - 0.01 * d
 
     record = _search(monkeypatch, tmp_path, acc)
-    last = sep.SEARCHES["smoke"]["rungs"][-1]["num_pairs"]
+    last = sep.SEARCHES["smoke"]["rungs"][-1]["task"]["num_pairs"]
     assert record["chosen_rung"] is None and not record["headline"]["separates"]
     verdict = record["headline"]["measured"]
     assert verdict.startswith(f"no separation found within budget, grid up to MQAR V=16 D={last}")

@@ -2,7 +2,7 @@
 
 Seed 000's central claim is "quad2 ≫ rand_linear ≈ none" on MQAR. At a setting every arm solves
 (or none does) the claim is untestable, so this leg walks a ladder of MQAR rungs from easy to hard
-at one fixed width and step budget:
+at one step budget:
 
     rung r:  MQAR(V, D_r pairs, M queries),  T_r = 2·D_r + M,  D_1 < D_2 < ...
 
@@ -47,48 +47,67 @@ QUAD2, RIVALS = "prizma-quad2", ("prizma-rand_linear", "prizma-none")
 SEARCH_ARMS = (QUAD2, *RIVALS, "transformer")  # the Transformer is parameter-matched to quad2
 
 _SMOKE_TRAIN = {**SCALES["smoke"]["mqar"]["train"], "steps": 2, "eval_every": 1}
-# cpu: d32L2H2 (d_h = 16; quad2/rand_linear add 48 features, d_phi = 64; window 16). Every rung
-# shares this budget: lr 3e-3, 100 warm-up steps, cosine to 0.1·lr, early stop at 0.99.
+# cpu: every rung trains with the demo's recipe (batch 64, lr 2e-3, 150 warm-up steps, cosine to
+# 0.1·lr), capped at 800 steps with an early stop at 0.99. Rung 0 is the demo's own setting (d64L2H2,
+# d_h 32, d_phi 128; every arm solves it); the next rungs go to 4 heads (d_h 16, d_phi 64) so the
+# pair count reaches and passes the "none" key width d_h at sequence lengths a CPU can train.
 _CPU_TRAIN = dict(
-    steps=1200, batch_size=32, lr=3e-3, warmup=100, warmup_frac=0.0, min_lr_frac=0.1,
-    eval_every=100, eval_batches=4, plateau_patience=0, log_every=100, solve_threshold=0.99,
+    steps=800, batch_size=64, lr=2e-3, warmup=150, warmup_frac=0.0, min_lr_frac=0.1,
+    eval_every=100, eval_batches=8, plateau_patience=0, log_every=100, solve_threshold=0.99,
 )
+_D64H2 = dict(dims=dict(d_model=64, n_layers=2, n_heads=2), feat_n2=96)
+_D64H4 = dict(dims=dict(d_model=64, n_layers=2, n_heads=4), feat_n2=48)
 
+# A rung: the arms' dims and feat_n2, and its task (MQAR unless "name" says otherwise).
 SEARCHES: dict[str, dict[str, Any]] = {
     "smoke": dict(
-        dims=dict(d_model=16, n_layers=1, n_heads=2), feat_n2=8, vocab_size=16,
-        rungs=[{"num_pairs": 2, "num_queries": 4}, {"num_pairs": 4, "num_queries": 4}],
+        rungs=[
+            dict(dims=dict(d_model=16, n_layers=1, n_heads=2), feat_n2=8,
+                 task={"vocab_size": 16, "num_pairs": d, "num_queries": 4})
+            for d in (2, 4)
+        ],
         train=_SMOKE_TRAIN, threshold=0.9,
     ),
     "cpu": dict(
-        dims=dict(d_model=32, n_layers=2, n_heads=2), feat_n2=48, vocab_size=64,
-        rungs=[{"num_pairs": d, "num_queries": 16} for d in (4, 8, 16, 24)],
+        rungs=[
+            dict(**_D64H2, task={"vocab_size": 32, "num_pairs": 4, "num_queries": 16}),
+            dict(**_D64H4, task={"vocab_size": 64, "num_pairs": 16, "num_queries": 16}),
+            dict(**_D64H4, task={"vocab_size": 64, "num_pairs": 32, "num_queries": 16}),
+        ],
         train=_CPU_TRAIN, threshold=0.9,
     ),
     "paper": dict(
-        dims=dict(d_model=64, n_layers=2, n_heads=2), feat_n2=224, vocab_size=512,
-        rungs=[{"num_pairs": d, "num_queries": 128} for d in (16, 32, 64, 128)],
+        rungs=[
+            dict(dims=dict(d_model=64, n_layers=2, n_heads=2), feat_n2=224,
+                 task={"vocab_size": 512, "num_pairs": d, "num_queries": 128})
+            for d in (16, 32, 64, 128)
+        ],
         train=SCALES["paper"]["mqar"]["train"], threshold=0.9,
     ),
 }
 assert set(SEARCHES) == set(SCALE_NAMES)
 
 
-def rung_task(spec: dict[str, Any], rung: dict[str, Any]) -> dict[str, Any]:
-    """The task spec of one rung: MQAR at the search's vocabulary unless the rung says otherwise."""
-    return {"name": "mqar", "vocab_size": spec["vocab_size"], **rung}
+def rung_task(rung: dict[str, Any]) -> dict[str, Any]:
+    """The task spec of one rung (MQAR unless the rung names another task)."""
+    return {"name": "mqar", **rung["task"]}
 
 
-def search_arms(spec: dict[str, Any]) -> list[dict[str, Any]]:
-    """The four arms at the search width (make_arm: the same dicts the mqar/ablation legs build)."""
-    return [make_arm(m, spec["dims"], spec["feat_n2"]) for m in SEARCH_ARMS]
+def search_arms(rung: dict[str, Any]) -> list[dict[str, Any]]:
+    """The four arms at the rung's width (make_arm: the same dicts the mqar/ablation legs build)."""
+    return [make_arm(m, rung["dims"], rung["feat_n2"]) for m in SEARCH_ARMS]
 
 
 def rung_rows(spec: dict[str, Any], index: int, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per arm at rung `index`: acc_rows (per-seed accuracy, CI) plus the rung's D and T."""
-    task = build_task(rung_task(spec, spec["rungs"][index]))
-    head = {"rung": index, "D": getattr(task, "num_pairs", None), "T": task.max_seq_len,
-            "chance": round(task.chance, 4)}
+    """One row per arm at rung `index`: acc_rows (per-seed accuracy, CI) plus the rung's difficulty:
+    V, D, T, chance, and D per key width of the none state (D/d_h) and of the quad2 state (D/d_phi)."""
+    rung = spec["rungs"][index]
+    task = build_task(rung_task(rung))
+    d_h = rung["dims"]["d_model"] // rung["dims"]["n_heads"]
+    pairs = getattr(task, "num_pairs", getattr(task, "max_pairs", None))
+    head = {"rung": index, "V": task.vocab_size, "D": pairs, "T": task.max_seq_len,
+            "chance": round(task.chance, 4), "D/d_h": round(pairs / d_h, 2),
+            "D/d_phi": round(pairs / (d_h + rung["feat_n2"]), 2)}
     return [{**head, **row} for row in acc_rows(records, spec["threshold"])]
 
 
@@ -114,10 +133,9 @@ def confirm(rows: list[dict[str, Any]], records: list[dict[str, Any]]) -> dict[s
 
 
 def _describe(spec: dict[str, Any], rows: list[dict[str, Any]]) -> str:
-    d = spec["dims"]
     r = rows[0]
-    return (f"MQAR V={spec['vocab_size']} D={r['D']} T={r['T']} at d{d['d_model']}L{d['n_layers']}"
-            f"H{d['n_heads']}, <= {spec['train']['steps']} steps")
+    width = r["arm"].split(" ")[1]
+    return f"MQAR V={r['V']} D={r['D']} T={r['T']} at {width}, <= {spec['train']['steps']} steps"
 
 
 def _plot(grid_rows: list[dict[str, Any]], confirm_rows: list[dict[str, Any]]):
@@ -152,14 +170,15 @@ def _report(out_dir: Path, scale: str, seeds, spec, grid_rows, chosen, confirm_r
                "margin": SEPARATION_MARGIN, "alpha": ALPHA, "headline": headline,
                "grid": grid_rows, "chosen_rung": chosen, "confirm": confirm_rows, "tests": check,
                "reference": REFERENCE["ablation"]}
-    cols = ["rung", "D", "T", "chance", "arm", "params", "solve", "mean_acc", "per_seed", "steps"]
+    cols = ["rung", "V", "D", "T", "D/d_h", "D/d_phi", "arm", "params", "solve", "mean_acc", "per_seed",
+            "steps"]
     md = [f"# separation ({scale} scale)\n", f"**Verdict:** {verdict}\n",
           f"Separation: mean acc(quad2) - max(none, rand_linear) >= {SEPARATION_MARGIN} on the search "
           f"seed, then on >= {CONFIRM_SEEDS} seeds with one-sided Welch p < {ALPHA} against both.\n",
           "## Every cell of the grid (search seed)\n", markdown_table(grid_rows, cols)]
     if confirm_rows:
         md += ["\n## Confirmation at the chosen rung\n",
-               markdown_table(confirm_rows, cols[:7] + ["mean_acc", "ci95_low", "ci95_high", "per_seed"])]
+               markdown_table(confirm_rows, cols[:9] + ["mean_acc", "ci95_low", "ci95_high", "per_seed"])]
         if check:
             md.append("\n" + markdown_table([{"test": k, **v} for k, v in check["welch"].items()]))
     md += ["\n## Seed 000 reference (paper scale)\n", f"Claim: {REFERENCE['ablation']['claim']}\n",
@@ -187,12 +206,13 @@ def leg_separation(
     """Walk the rungs of SEARCHES[scale] on seeds[0]; confirm the first candidate on
     sorted(set(seeds) | {0..CONFIRM_SEEDS-1}); write and return the report record."""
     spec, out = SEARCHES[scale], Path(out)
-    cache, arms, train = out / "cache", search_arms(spec), spec["train"]
+    cache, train = out / "cache", spec["train"]
     confirm_seeds = sorted(set(seeds) | set(range(CONFIRM_SEEDS)))
     grid_rows: list[dict[str, Any]] = []
     chosen, confirm_rows, check = None, [], None
     for i, rung in enumerate(spec["rungs"]):
-        records = run_sweep(grid(arms, [rung_task(spec, rung)], train, [seeds[0]]), cache, device, progress)
+        cells = grid(search_arms(rung), [rung_task(rung)], train, [seeds[0]])
+        records = run_sweep(cells, cache, device, progress)
         rows = rung_rows(spec, i, records)
         grid_rows += rows
         if gap(rows) >= SEPARATION_MARGIN:
@@ -200,8 +220,9 @@ def leg_separation(
             break
         _report(out / "separation", scale, seeds, spec, grid_rows, None, [], None)  # partial
     if chosen is not None:
-        task = rung_task(spec, spec["rungs"][chosen])
-        records = run_sweep(grid(arms, [task], train, confirm_seeds), cache, device, progress)
+        rung = spec["rungs"][chosen]
+        cells = grid(search_arms(rung), [rung_task(rung)], train, confirm_seeds)
+        records = run_sweep(cells, cache, device, progress)
         confirm_rows = rung_rows(spec, chosen, records)
         check = confirm(confirm_rows, records)
     return _report(out / "separation", scale, confirm_seeds, spec, grid_rows, chosen, confirm_rows, check)
