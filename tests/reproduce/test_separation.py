@@ -79,3 +79,13 @@ def test_separation_is_a_named_only_leg():
     assert "separation" not in resolve(None, "cpu", None)[0]
     with pytest.raises(ValueError, match="leg"):
         resolve(["separatio"], "cpu", None)
+
+
+def test_report_only_mode_trains_nothing_and_names_what_is_missing(monkeypatch, tmp_path):
+    def no_training(*args, **kwargs):
+        raise AssertionError("train=False must not train")
+
+    monkeypatch.setattr(sep, "run_sweep", no_training)
+    record = sep.leg_separation("smoke", [0], tmp_path, train=False)
+    assert record["grid"] == [] and record["incomplete"] == ["rung 0: search cells not all trained"]
+    assert record["headline"]["measured"] == "not run"

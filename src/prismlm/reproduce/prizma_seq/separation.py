@@ -33,9 +33,10 @@ from pathlib import Path
 from typing import Any
 
 from ...data.registry import build_task
+from ...experiment.cache import load_cached
 from ...experiment.report import markdown_table
 from ...experiment.rows import acc_rows, make_arm, welch_table
-from ...experiment.sweep import grid, run_sweep
+from ...experiment.sweep import Cell, grid, run_sweep
 from ...io import write_record
 from .reference import REFERENCE
 from .scales import SCALE_NAMES, SCALES
@@ -153,12 +154,14 @@ def _plot(grid_rows: list[dict[str, Any]], confirm_rows: list[dict[str, Any]]):
     return plot
 
 
-def _report(out_dir: Path, scale: str, seeds, spec, grid_rows, chosen, confirm_rows, check) -> dict:
+def _report(out_dir: Path, scale, seeds, spec, grid_rows, chosen, confirm_rows, check, incomplete) -> dict:
     if check is not None and check["separates"]:
         verdict = f"separates at {_describe(spec, confirm_rows)}"
     elif chosen is not None:
-        verdict = (f"candidate {_describe(spec, confirm_rows)} did not confirm on {len(seeds)} seeds "
-                   f"(gap {check['gap']:.3f}, p {check['p_greater']})" if check else "confirming")
+        candidate = _describe(spec, [r for r in grid_rows if r["rung"] == chosen])
+        verdict = (f"candidate {candidate} did not confirm on {len(seeds)} seeds "
+                   f"(gap {check['gap']:.3f}, p {check['p_greater']})" if check else
+                   f"candidate {candidate}, confirmation not run")
     elif grid_rows:
         last = [r for r in grid_rows if r["rung"] == grid_rows[-1]["rung"]]
         verdict = "no separation found within budget, grid up to " + _describe(spec, last)
@@ -169,13 +172,18 @@ def _report(out_dir: Path, scale: str, seeds, spec, grid_rows, chosen, confirm_r
     payload = {"leg": "separation", "scale": scale, "seeds": list(seeds), "search": spec,
                "margin": SEPARATION_MARGIN, "alpha": ALPHA, "headline": headline,
                "grid": grid_rows, "chosen_rung": chosen, "confirm": confirm_rows, "tests": check,
-               "reference": REFERENCE["ablation"]}
+               "incomplete": incomplete, "reference": REFERENCE["ablation"]}
     cols = ["rung", "V", "D", "T", "D/d_h", "D/d_phi", "arm", "params", "solve", "mean_acc", "per_seed",
             "steps"]
     md = [f"# separation ({scale} scale)\n", f"**Verdict:** {verdict}\n",
           f"Separation: mean acc(quad2) - max(none, rand_linear) >= {SEPARATION_MARGIN} on the search "
           f"seed, then on >= {CONFIRM_SEEDS} seeds with one-sided Welch p < {ALPHA} against both.\n",
           "## Every cell of the grid (search seed)\n", markdown_table(grid_rows, cols)]
+    tried = {r["rung"] for r in grid_rows}
+    untried = [rung for i, rung in enumerate(spec["rungs"]) if i not in tried]
+    if incomplete or untried:
+        md.append("\nNot measured: " + "; ".join(incomplete) + (
+            f" (rungs not reached: {[r['task'] for r in untried]})" if untried else ""))
     if confirm_rows:
         md += ["\n## Confirmation at the chosen rung\n",
                markdown_table(confirm_rows, cols[:9] + ["mean_acc", "ci95_low", "ci95_high", "per_seed"])]
@@ -200,29 +208,52 @@ def _report(out_dir: Path, scale: str, seeds, spec, grid_rows, chosen, confirm_r
     return payload
 
 
+def cached_records(cells: list[Cell], cache: Path, device: str = "auto") -> list[dict[str, Any]]:
+    """The cached record of every cell that has one (cells not yet trained are left out)."""
+    hits = (load_cached(cache, cell.resolve(device).configs()) for cell in cells)
+    return [r for r in hits if r is not None]
+
+
 def leg_separation(
-    scale: str, seeds: list[int], out: Path, device: str = "auto", progress: bool = False
+    scale: str, seeds: list[int], out: Path, device: str = "auto", progress: bool = False,
+    train: bool = True,
 ) -> dict[str, Any]:
     """Walk the rungs of SEARCHES[scale] on seeds[0]; confirm the first candidate on
-    sorted(set(seeds) | {0..CONFIRM_SEEDS-1}); write and return the report record."""
+    sorted(set(seeds) | {0..CONFIRM_SEEDS-1}); write and return the report record.
+
+    train=False trains nothing: the report is built from the cells already in the cache, and the
+    walk stops at the first rung with a missing cell (listed under "incomplete")."""
     spec, out = SEARCHES[scale], Path(out)
-    cache, train = out / "cache", spec["train"]
+    cache, recipe = out / "cache", spec["train"]
     confirm_seeds = sorted(set(seeds) | set(range(CONFIRM_SEEDS)))
+
+    def records_of(cells: list[Cell]) -> list[dict[str, Any]] | None:
+        if train:
+            return run_sweep(cells, cache, device, progress)
+        found = cached_records(cells, cache, device)
+        return found if len(found) == len(cells) else None
+
     grid_rows: list[dict[str, Any]] = []
-    chosen, confirm_rows, check = None, [], None
+    chosen, confirm_rows, check, incomplete = None, [], None, []
     for i, rung in enumerate(spec["rungs"]):
-        cells = grid(search_arms(rung), [rung_task(rung)], train, [seeds[0]])
-        records = run_sweep(cells, cache, device, progress)
+        records = records_of(grid(search_arms(rung), [rung_task(rung)], recipe, [seeds[0]]))
+        if records is None:
+            incomplete.append(f"rung {i}: search cells not all trained")
+            break
         rows = rung_rows(spec, i, records)
         grid_rows += rows
         if gap(rows) >= SEPARATION_MARGIN:
             chosen = i
             break
-        _report(out / "separation", scale, seeds, spec, grid_rows, None, [], None)  # partial
+        _report(out / "separation", scale, seeds, spec, grid_rows, None, [], None, incomplete)  # partial
     if chosen is not None:
         rung = spec["rungs"][chosen]
-        cells = grid(search_arms(rung), [rung_task(rung)], train, confirm_seeds)
-        records = run_sweep(cells, cache, device, progress)
-        confirm_rows = rung_rows(spec, chosen, records)
-        check = confirm(confirm_rows, records)
-    return _report(out / "separation", scale, confirm_seeds, spec, grid_rows, chosen, confirm_rows, check)
+        records = records_of(grid(search_arms(rung), [rung_task(rung)], recipe, confirm_seeds))
+        if records is None:
+            incomplete.append(f"rung {chosen}: confirmation cells not all trained")
+        else:
+            confirm_rows = rung_rows(spec, chosen, records)
+            check = confirm(confirm_rows, records)
+    return _report(
+        out / "separation", scale, confirm_seeds, spec, grid_rows, chosen, confirm_rows, check, incomplete
+    )
