@@ -107,8 +107,8 @@ def rung_rows(spec: dict[str, Any], index: int, records: list[dict[str, Any]]) -
     d_h = rung["dims"]["d_model"] // rung["dims"]["n_heads"]
     pairs = getattr(task, "num_pairs", getattr(task, "max_pairs", None))
     head = {"rung": index, "V": task.vocab_size, "D": pairs, "T": task.max_seq_len,
-            "chance": round(task.chance, 4), "D/d_h": round(pairs / d_h, 2),
-            "D/d_phi": round(pairs / (d_h + rung["feat_n2"]), 2)}
+            "chance": round(task.chance, 4), "D/d_h": round(pairs / d_h, 3),
+            "D/d_phi": round(pairs / (d_h + rung["feat_n2"]), 3)}
     return [{**head, **row} for row in acc_rows(records, spec["threshold"])]
 
 
