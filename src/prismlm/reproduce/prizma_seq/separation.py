@@ -141,8 +141,10 @@ def _describe(spec: dict[str, Any], rows: list[dict[str, Any]]) -> str:
 
 def _plot(grid_rows: list[dict[str, Any]], confirm_rows: list[dict[str, Any]]):
     def plot(ax):
-        for arm in dict.fromkeys(r["arm"] for r in grid_rows):
-            pts = [(r["D"], r["mean_acc"]) for r in grid_rows if r["arm"] == arm]
+        for arm in SEARCH_ARMS:  # one line per model across rungs (a rung may change the width)
+            pts = [(r["D"], r["mean_acc"]) for r in grid_rows if _model(r) == arm]
+            if not pts:
+                continue
             ax.plot(*zip(*pts, strict=True), "o-", label=arm)
         for r in confirm_rows:  # the confirmation seeds, as dots at the chosen rung
             ax.plot([r["D"]] * len(r["per_seed"]), r["per_seed"], "k.", ms=4)
