@@ -6,6 +6,10 @@ Each leg writes `<out>/<leg>/<leg>.json|.md|.png` and returns that record (its `
 the measured line beside the `published` claim); all legs share the cell cache `<out>/cache`, so
 a killed run resumes and a cell two legs need is trained once. `<out>/summary.md` collects the
 measured-vs-published line of every leg that ran.
+
+`SEARCH_LEGS` are legs that are not one of seed 000's: `--leg separation` (separation.py) searches
+for the smallest MQAR rung at which the ablation arms part. They run only when named, never by
+default, and have no claim of their own.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from .latency import leg_latency
 from .leg import run_leg
 from .recall import RECALL_LEGS
 from .scales import DEFAULT_SEEDS, SCALE_NAMES
+from .separation import leg_separation
 
 # leg name -> fn(scale, seeds, out, device, progress) -> the leg's record; in seed 000's order.
 LEGS: dict[str, Callable[..., dict[str, Any]]] = {
@@ -35,6 +40,8 @@ LEGS: dict[str, Callable[..., dict[str, Any]]] = {
     "ablation": partial(run_leg, RECALL_LEGS["ablation"]),
     "lengen": partial(run_leg, RECALL_LEGS["lengen"]),
 }
+# Named-only legs (same signature); `resolve(None, ...)` leaves them out.
+SEARCH_LEGS: dict[str, Callable[..., dict[str, Any]]] = {"separation": leg_separation}
 
 
 def resolve(legs: list[str] | None, scale: str, seeds: list[int] | None) -> tuple[list[str], list[int]]:
@@ -42,7 +49,8 @@ def resolve(legs: list[str] | None, scale: str, seeds: list[int] | None) -> tupl
     require(scale in SCALE_NAMES, "scale", f"must be one of {SCALE_NAMES}, got {scale!r}")
     legs = list(LEGS) if not legs else list(legs)
     for leg in legs:
-        require(leg in LEGS, "leg", f"unknown leg {leg!r}; known: {sorted(LEGS)}")
+        known = {**LEGS, **SEARCH_LEGS}
+        require(leg in known, "leg", f"unknown leg {leg!r}; known: {sorted(known)}")
     seeds = list(DEFAULT_SEEDS[scale] if seeds is None else seeds)
     require(len(seeds) >= 1, "seeds", "name at least one seed")
     return legs, seeds
@@ -69,7 +77,7 @@ def reproduce(
     done = {}
     for leg in legs:
         print(f"\n=== prizma-seq leg: {leg} ({scale} scale, seeds {seeds}) ===", flush=True)
-        done[leg] = LEGS[leg](scale, seeds, out, device, progress)
+        done[leg] = {**LEGS, **SEARCH_LEGS}[leg](scale, seeds, out, device, progress)
         summary[leg] = {"scale": scale, "seeds": seeds, **done[leg]["headline"]}
         atomic_write_json(summary_file, summary)
     rows = [
