@@ -59,3 +59,20 @@ def test_the_fallback_warning_is_given_once(monkeypatch):
             warn_once("delta_rule: falling back (test)")
     assert len(caught) == 1 and issubclass(caught[0].category, RuntimeWarning)
 
+
+
+def test_validate_rejects_gates_out_of_range_and_is_off_by_default():
+    import pytest
+    import torch
+
+    from prismlm.ops import delta_rule
+
+    q = k = torch.nn.functional.normalize(torch.randn(1, 1, 5, 4), dim=-1)
+    v = torch.randn(1, 1, 5, 3)
+    ok_beta, ok_alpha = torch.full((1, 1, 5), 0.5), torch.full((1, 1, 5), 1.0)
+    delta_rule(q, k, v, ok_beta, ok_alpha, validate=True)
+    for beta, alpha, name in ((ok_beta + 1, ok_alpha, "beta"), (ok_beta, ok_alpha * 0, "alpha"),
+                              (ok_beta * float("nan"), ok_alpha, "beta"), (ok_beta, ok_alpha + 0.5, "alpha")):
+        with pytest.raises(ValueError, match=name):
+            delta_rule(q, k, v, beta, alpha, validate=True)
+    delta_rule(q, k, v, ok_beta + 1, ok_alpha)  # the hot path does not pay for the check

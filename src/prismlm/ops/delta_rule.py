@@ -300,6 +300,14 @@ def _chunked(q, k, v, beta, alpha, S, chunk_size):
     return o.reshape(B, H, N * C, Vd)[:, :, :T], S
 
 
+def check_gates(beta: torch.Tensor, alpha: torch.Tensor | None = None) -> None:
+    """Raise a ValueError unless every β_t ∈ [0, 1] and every α_t ∈ (0, 1] (NaN is out of range)."""
+    if not bool(((beta >= 0) & (beta <= 1)).all()):
+        raise ValueError(f"beta must lie in [0, 1]; got min {beta.min().item()}, max {beta.max().item()}")
+    if alpha is not None and not bool(((alpha > 0) & (alpha <= 1)).all()):
+        raise ValueError(f"alpha must lie in (0, 1]; got min {alpha.min().item()}, max {alpha.max().item()}")
+
+
 def delta_rule(
     q: torch.Tensor,
     k: torch.Tensor,
@@ -309,9 +317,12 @@ def delta_rule(
     initial_state: torch.Tensor | None = None,
     chunk_size: int = 64,
     backend: str = "auto",
+    validate: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The training-path delta rule. backend: "auto" | "chunked" | "recurrent" | "fla".
 
+    validate=True also checks the gates' ranges, β ∈ [0, 1] and α ∈ (0, 1] (NaN fails), raising a
+    ValueError: a host sync, so it is off on the hot path and meant for user-facing calls.
     "auto" uses flash-linear-attention where `ops.delta_rule_fla.select_backend` says it can run
     this call (CUDA, fla installed, bf16/fp16, K ≤ 256 after padding), else the chunked form,
     warning once per reason when fla is installed but cannot take the call.
@@ -319,6 +330,8 @@ def delta_rule(
     """
     from .delta_rule_fla import delta_rule_fla, resolve_backend
 
+    if validate:
+        check_gates(beta, alpha)
     backend = resolve_backend(backend, q, v)
     if backend == "chunked":
         return delta_rule_chunked(q, k, v, beta, alpha, initial_state, chunk_size)
