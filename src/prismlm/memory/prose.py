@@ -1,0 +1,121 @@
+"""Prose sources for the knowledge base: formats, the sentence encoder choice, passage streams.
+
+Formats (`format_for(path)`): "text" (default), "markdown" (.md, .markdown), "jsonl" (.jsonl,
+.ndjson: one JSON object per line, its `text_field` holding the prose; a record that is not an
+object, or lacks the field, is a reported skip). For JSONL, a sentence's `line` is the record's
+line in the file and its char_start/char_end index that record's text.
+
+The sentence encoder (`sentence_encoder("auto")`): all-MiniLM-L6-v2 when the optional package
+is installed and $PRISMLM_KB_ENCODER is not "lexical"; None otherwise (the KB then answers with
+BM25 alone). The model is loaded once per process.
+
+`passage_dicts(sentences, encoder, batch)` embeds sentences `batch` at a time (the sentence plus
+its pronoun context, see `segment`), so memory is O(batch) whatever the document's length.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TextIO
+
+import numpy as np
+
+from .encoders import SentenceEncoder, sentence_encoder_available
+from .retrieval import PASSAGE_DIM
+from .segment import Sentence, passages
+
+__all__ = ["FORMATS", "format_for", "sentence_encoder", "passage_dicts", "document_sentences",
+           "jsonl_texts", "ENV_ENCODER"]  # fmt: skip
+
+FORMATS = ("text", "markdown", "jsonl")
+ENV_ENCODER = "PRISMLM_KB_ENCODER"
+_SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+_LOADED: dict[int, SentenceEncoder] = {}
+
+
+def format_for(path: str | Path, fmt: str | None = None) -> str:
+    """The format of a file: `fmt` when given (checked), else from its suffix."""
+    if fmt is not None:
+        if fmt not in FORMATS:
+            raise ValueError(f"fmt must be one of {FORMATS}, got {fmt!r}")
+        return fmt
+    return _SUFFIXES.get(Path(path).suffix.casefold(), "text")
+
+
+def sentence_encoder(spec="auto", dim: int = PASSAGE_DIM) -> SentenceEncoder | None:
+    """Resolve an encoder choice: "auto" (see module docstring), "lexical"/None (none), "sentence"
+    (required: ImportError when missing) or a SentenceEncoder instance (returned as is)."""
+    if spec is None or isinstance(spec, SentenceEncoder):
+        return spec
+    if spec not in ("auto", "lexical", "sentence"):
+        raise ValueError(f"encoder must be 'auto', 'lexical' or 'sentence', got {spec!r}")
+    if spec == "lexical" or (spec == "auto" and os.environ.get(ENV_ENCODER, "") == "lexical"):
+        return None
+    if spec == "auto" and not sentence_encoder_available():
+        return None
+    if dim not in _LOADED:
+        _LOADED[dim] = SentenceEncoder(dim)
+    return _LOADED[dim]
+
+
+def _lines_of(stream: TextIO, result):
+    from .ingest import _lines  # the one bounded, hostile-text-safe line reader
+
+    return _lines(stream, result)
+
+
+def jsonl_texts(stream: TextIO, result, text_field: str = "text") -> Iterator[tuple[int, str]]:
+    """(line number, text) per JSONL record; malformed records are counted into `result`."""
+    for line_no, _, line in _lines_of(stream, result):
+        if line is None or not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            result.skip("invalid_json", line_no, line)
+            continue
+        text = rec.get(text_field) if isinstance(rec, dict) else None
+        if not isinstance(text, str):
+            result.skip("no_text_field", line_no, line)
+            continue
+        yield line_no, text
+
+
+def document_sentences(stream: TextIO, result, fmt: str, max_chars: int = 800,
+                       text_field: str = "text") -> Iterator[Sentence]:  # fmt: skip
+    """Every sentence of one document in reading order (see `segment.passages`)."""
+    if fmt != "jsonl":
+        yield from passages(_lines_of(stream, result), fmt, max_chars)
+        return
+    chunk = 0
+    for line_no, text in jsonl_texts(stream, result, text_field):
+        for s in passages(_lines_of(io.StringIO(text, newline=""), result), "text", max_chars, chunk):
+            s.line = line_no
+            chunk = s.chunk + 1
+            yield s
+
+
+def passage_dicts(sentences: Iterator[Sentence], encoder: SentenceEncoder | None,
+                  batch: int = 64) -> Iterator[dict]:  # fmt: skip
+    """Store rows for sentences: text, context, chunk, line, char span, and (with an encoder) the
+    float16 embedding of "context sentence" with the encoder's name."""
+    buf: list[dict] = []
+
+    def emit() -> Iterator[dict]:
+        if encoder is not None and buf:
+            emb = encoder.embed([f"{d['context']} {d['text']}" if d["context"] else d["text"] for d in buf])
+            for d, e in zip(buf, emb.numpy().astype(np.float16), strict=True):
+                d["emb"], d["encoder"] = e.tobytes(), encoder.name
+        yield from buf
+        buf.clear()
+
+    for s in sentences:
+        buf.append({"text": s.text, "context": s.context, "chunk": s.chunk, "line": s.line,
+                    "char_start": s.char_start, "char_end": s.char_end})  # fmt: skip
+        if len(buf) >= batch:
+            yield from emit()
+    yield from emit()
