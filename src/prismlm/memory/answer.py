@@ -13,8 +13,8 @@ country...), number (how many/much/old/long..., what number/population/count...)
 A candidate the question already names (all its words appear in the question) is not an
 answer. A person prefers a name of ≥ 2 words; a place a name after in/at/near/from/to/on; a
 number a count over a year. A "thing" (and any kind with no candidate) is the longest run of
-content words the question lacks (ties: the last). `typed` says whether a candidate of the asked kind was found — the knowledge
-base's confidence uses it.
+content words the question lacks (ties: the last). `typed` says whether a candidate of the
+asked kind was found — the knowledge base's confidence uses it.
 """
 
 from __future__ import annotations

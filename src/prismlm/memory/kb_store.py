@@ -44,7 +44,8 @@ from .kb_schema import (
     unpack_rows,
 )
 
-__all__ = ["KBStore", "KBCorruptError", "FactRecord", "PassageRecord", "fact_hash", "DEFAULT_DIM", "MAX_REPORTED"]
+__all__ = ["KBStore", "KBCorruptError", "FactRecord", "PassageRecord", "fact_hash", "DEFAULT_DIM",
+           "MAX_REPORTED"]  # fmt: skip
 
 MAX_REPORTED = 20  # conflicts listed per document, facts per key in an answer
 

@@ -10,12 +10,13 @@ code fence; code blocks are not prose and are left out. A paragraph longer than 
 cut at a line boundary, so memory stays bounded.
 
 Sentence boundaries: [.!?] (then closing quotes/brackets) followed by white space and a
-capital letter, digit or opening quote, or a CJK full stop 。！？, unless the word before the stop is a known abbreviation
-("Dr.", "St.", "e.g.") or a single letter ("J. Smith"); every boundary candidate is one regex
-match, decided by looking at O(1) characters around it. A sentence longer than MAX_SENTENCE
-characters is cut at white space. Offsets index the decoded document (for JSONL: the record's
-text). `context` is the previous sentence of the paragraph when this one opens with a pronoun
-("It was founded in 1870."), so a retriever can see what "it" names.
+capital letter, digit or opening quote, or a CJK full stop 。！？ — unless the word before the
+stop is a known abbreviation ("Dr.", "St.", "e.g.") or a single letter ("J. Smith"). Every
+boundary candidate is one regex match, decided by looking at O(1) characters around it. A
+sentence longer than MAX_SENTENCE characters is cut at white space. Offsets index the decoded
+document (for JSONL: the record's text). `context` is the previous sentence of the paragraph
+when this one opens with a pronoun ("It was founded in 1870."), so a retriever can see what
+"it" names.
 """
 
 from __future__ import annotations
