@@ -10,11 +10,13 @@ country...), number (how many/much/old/long..., what number/population/count...)
   * numbers — digit groups ("3,200", "4.5") and number words (one … twenty, hundred, thousand),
   * years — four-digit numbers 1000-2099, and dates "12 March 1887" / "March 12, 1887",
   * names — runs of capitalised words, joined by of/de/van/von/la/del/du.
-A candidate the question already names (all its words appear in the question) is not an
-answer. A person prefers a name of ≥ 2 words; a place a name after in/at/near/from/to/on; a
-number a count over a year. A "thing" (and any kind with no candidate) is the longest run of
-content words the question lacks (ties: the last). `typed` says whether a candidate of the
-asked kind was found — the knowledge base's confidence uses it.
+A candidate the question already names (all its words appear in the question, or it shares a
+capitalised word with it) is not an answer. A person is a name of ≥ 2 words, a place a name after in/at/near/from/to/on, a number a count;
+a one-word "person", a "place" with no preposition, a year as a count are returned untyped.
+"which/what <noun>" asks for a new name. Otherwise (a "thing", or no candidate of the asked
+kind) the answer is the longest run of content words the question lacks (ties: the last).
+`typed` says whether a candidate of the asked kind was found — the knowledge base's confidence
+uses it.
 """
 
 from __future__ import annotations
@@ -81,6 +83,15 @@ def question_kind(question: str) -> str:
     return "thing"
 
 
+def _asks_for_noun(question: str) -> bool:
+    """True for "which/what <noun> ..." (not "what is/does ...")."""
+    w = normalize_text(question).split()
+    for i, t in enumerate(w[:-1]):
+        if t in ("what", "which"):
+            return w[i + 1] not in STOPWORDS
+    return False
+
+
 def _tokens(sentence: str) -> list[tuple[str, int, int]]:
     return [(m.group(), m.start(), m.end()) for m in _TOKEN.finditer(sentence)]
 
@@ -133,9 +144,12 @@ def answer_span(question: str, sentence: str) -> Span:
     toks = _tokens(sentence)
     cands = _candidates(toks)
 
+    qnames = {normalize_text(w) for w in question.split()[1:] if w[:1].isupper()}
+
     def new(rng: tuple[int, int]) -> bool:
+        """Not the question's own entity: some word the question lacks, none of its names."""
         words = [normalize_text(toks[k][0]) for k in range(*rng)]
-        return not all(w in qwords or w in _JOINERS for w in words)
+        return not all(w in qwords or w in _JOINERS for w in words) and not qnames & set(words)
 
     def span(rng: tuple[int, int], typed: bool = True) -> Span:
         s, e = toks[rng[0]][1], toks[rng[1] - 1][2]
@@ -145,18 +159,23 @@ def answer_span(question: str, sentence: str) -> Span:
         return rng[0] > 0 and toks[rng[0] - 1][0].casefold() in _PLACE_PREPS
 
     names = [r for r in cands["name"] if new(r)]
-    if kind == "person" and names:
-        return span(max(names, key=lambda r: (r[1] - r[0] >= 2, -r[0])))
+    if kind == "person" and names:  # a one-word name may be a place: found, but not typed
+        best = max(names, key=lambda r: (r[1] - r[0] >= 2, -r[0]))
+        return span(best, typed=best[1] - best[0] >= 2)
     if kind == "place" and names:
-        return span(max(names, key=lambda r: (after_prep(r), r[1] - r[0] == 1, -r[0])))
+        best = max(names, key=lambda r: (after_prep(r), r[1] - r[0] == 1, -r[0]))
+        return span(best, typed=after_prep(best))
     if kind == "date":
         dates = [r for r in cands["date"] + cands["year"] if new(r)]
         if dates:
             return span(max(dates, key=lambda r: (r[1] - r[0], -r[0])))
+    if kind == "thing" and names and _asks_for_noun(question):
+        return span(names[0])  # "which river ...": a name
     if kind == "number":
-        nums = [r for r in cands["number"] if new(r)] or [r for r in cands["year"] if new(r)]
-        if nums:
-            return span(nums[0])
+        nums = [r for r in cands["number"] if new(r)]
+        years = [r for r in cands["year"] if new(r)]
+        if nums or years:  # a lone year is a weak count
+            return span((nums or years)[0], typed=bool(nums))
     # fallback: the longest run of content words the question does not contain
     best, run = None, None
     for k, (t, _, _) in enumerate(toks):

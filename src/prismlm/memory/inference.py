@@ -9,7 +9,8 @@ Asking. A "what is X" question whose key X a document stated as "X is Y" is answ
 fact tapes (the key's symbol unbound in its shard, cleaned up; `matched_by` "exact key"). Every
 other question goes to the sentences (`retrieval.PassageIndex`: holographic dense recall and an
 exact re-rank, or BM25 without a sentence encoder); the best sentence's answer span is cut out
-by the kind of question (`answer.answer_span`: who / when / where / how many / what).
+by the kind of question (`answer.answer_span`: who / when / where / how many / what); of the
+RERANK_K best sentences the most confident one answers.
 Confidence = coverage · kind · similarity, where coverage is the fraction of the question's
 names (capitalised words, numbers) present in the sentence, kind is 1 when a span of the asked
 kind was found (KIND_MISS otherwise) and similarity is the re-rank cosine (dense) or the
@@ -35,10 +36,11 @@ from .prose import sentence_encoder
 from .retrieval import PassageIndex
 from .sharded import ShardedHoloMemory, route_key
 
-__all__ = ["Answer", "KnowledgeBase", "HoloInference", "THRESHOLDS", "KIND_MISS", "IDK"]
+__all__ = ["Answer", "KnowledgeBase", "HoloInference", "THRESHOLDS", "KIND_MISS", "RERANK_K", "IDK"]
 
 THRESHOLDS = {"sentence": 0.3, "lexical": 0.15, "fact": 0.2}
-KIND_MISS = 0.5
+KIND_MISS = 0.4
+RERANK_K = 8  # retrieved sentences judged per question
 IDK = "I don't know"
 
 
@@ -47,7 +49,8 @@ class Answer:
     """An answer. value: the answer span (None: "I don't know"); confidence in [0, 1]; source,
     line, sentence_start/sentence_end: the source sentence's document and span in it;
     answer_start/answer_end: the span inside `sentence`; matched_by: how it was found; guess:
-    the best candidate when value is None. Fact-tape answers also carry key, fact_id, score
+    the best candidate when value is None; from_tape: whether the holographic recall proposed
+    the sentence (None on the lexical path). Fact-tape answers also carry key, fact_id, score
     (cosine of the unbound vector), strength (score·√load) and conflicts [{fact_id, value,
     source}]."""
 
@@ -71,6 +74,7 @@ class Answer:
     answer_start: int | None = None
     answer_end: int | None = None
     guess: str | None = None
+    from_tape: bool | None = None
 
     @property
     def known(self) -> bool:
@@ -162,20 +166,27 @@ class KnowledgeBase:
         scored = [(c, len(words & set(c.split())) / len(words | set(c.split()))) for c in cands]
         return sorted(scored, key=lambda t: (-t[1], t[0]))[:k]
 
-    def _from_sentences(self, question: str, key: str) -> Answer:
-        hits = self.passages.search(question, k=1)
-        kind = question_kind(question)
-        if not hits:
-            return Answer(question, key, None, None, 0.0, 0.0, f"{IDK} (no sentence shares a word)",
-                          kind=kind)  # fmt: skip
-        hit = hits[0]
+    def _judge(self, question: str, hit) -> tuple[float, object, object]:
+        """(confidence, passage record, span) of one retrieved sentence (module docstring)."""
         rec = self.store.get_passage(hit.passage_id)
         span = answer_span(question, rec.text)
         names = _names(question)
         seen = set(normalize_text(f"{rec.context or ''} {rec.text}").split())
         coverage = len(names & seen) / len(names) if names else 1.0
         sim = hit.cosine if hit.cosine is not None else hit.lexical
-        conf = max(0.0, min(1.0, coverage * (1.0 if span.typed else KIND_MISS) * sim))
+        kind = 1.0 if span.typed else KIND_MISS
+        return max(0.0, min(1.0, coverage * kind * sim)) if span.text else 0.0, rec, span
+
+    def _from_sentences(self, question: str, key: str) -> Answer:
+        kind = question_kind(question)
+        hits = self.passages.search(question, k=RERANK_K)
+        if not hits:
+            return Answer(question, key, None, None, 0.0, 0.0, f"{IDK} (no sentence shares a word)",
+                          kind=kind)  # fmt: skip
+        # the most confident of the best few: a sentence holding an answer of the asked kind wins
+        # over a slightly more similar one that holds none
+        judged = [(self._judge(question, h), -i, h) for i, h in enumerate(hits)]
+        (conf, rec, span), _, hit = max(judged, key=lambda t: (t[0][0], t[1]))
         limit = self._limit(self.passages.mode)
         known = span.text is not None and conf >= limit
         how = f"{self.passages.mode} retrieval" if known else f"{IDK} (confidence {conf:.2f} < {limit})"
@@ -185,6 +196,7 @@ class KnowledgeBase:
             passage_id=rec.id, line=rec.line, sentence_start=rec.char_start,
             sentence_end=rec.char_end, answer_start=span.start if span.text else None,
             answer_end=span.end if span.text else None, guess=None if known else span.text,
+            from_tape=hit.from_tape if hit.cosine is not None else None,
         )  # fmt: skip
 
     def ask(self, question: str) -> Answer:
