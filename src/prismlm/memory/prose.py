@@ -9,6 +9,9 @@ The sentence encoder (`sentence_encoder("auto")`): all-MiniLM-L6-v2 when the opt
 is installed and $PRISMLM_KB_ENCODER is not "lexical"; None otherwise (the KB then answers with
 BM25 alone). The model is loaded once per process.
 
+`ingest_dataset(store, name, split, text_field)`: a Hugging Face dataset, for users who are
+online (`datasets` is imported only inside it, never by default).
+
 `passage_dicts(sentences, encoder, batch)` embeds sentences `batch` at a time (the sentence plus
 its pronoun context, see `segment`), so memory is O(batch) whatever the document's length.
 """
@@ -23,13 +26,15 @@ from pathlib import Path
 from typing import TextIO
 
 import numpy as np
+import torch
 
+from .answer import relation_text
 from .encoders import SentenceEncoder, sentence_encoder_available
 from .retrieval import PASSAGE_DIM
 from .segment import Sentence, passages
 
 __all__ = ["FORMATS", "format_for", "sentence_encoder", "passage_dicts", "document_sentences",
-           "jsonl_texts", "ENV_ENCODER"]  # fmt: skip
+           "jsonl_texts", "ENV_ENCODER", "ingest_dataset", "dense_name"]  # fmt: skip
 
 FORMATS = ("text", "markdown", "jsonl")
 ENV_ENCODER = "PRISMLM_KB_ENCODER"
@@ -68,6 +73,11 @@ def _lines_of(stream: TextIO, result):
     return _lines(stream, result)
 
 
+def dense_name(encoder: SentenceEncoder) -> str:
+    """The name stored with a passage's embeddings (sentence + relation, see passage_dicts)."""
+    return f"{encoder.name}+relation"
+
+
 def jsonl_texts(stream: TextIO, result, text_field: str = "text") -> Iterator[tuple[int, str]]:
     """(line number, text) per JSONL record; malformed records are counted into `result`."""
     for line_no, _, line in _lines_of(stream, result):
@@ -101,15 +111,18 @@ def document_sentences(stream: TextIO, result, fmt: str, max_chars: int = 800,
 
 def passage_dicts(sentences: Iterator[Sentence], encoder: SentenceEncoder | None,
                   batch: int = 64) -> Iterator[dict]:  # fmt: skip
-    """Store rows for sentences: text, context, chunk, line, char span, and (with an encoder) the
-    float16 embedding of "context sentence" with the encoder's name."""
+    """Store rows for sentences: text, context, chunk, line, char span, and (with an encoder) two
+    float16 embeddings side by side [2 · 384]: of "context sentence", and of the sentence's
+    `answer.relation_text` (names and numbers dropped), under `dense_name(encoder)`."""
     buf: list[dict] = []
 
     def emit() -> Iterator[dict]:
         if encoder is not None and buf:
-            emb = encoder.embed([f"{d['context']} {d['text']}" if d["context"] else d["text"] for d in buf])
-            for d, e in zip(buf, emb.numpy().astype(np.float16), strict=True):
-                d["emb"], d["encoder"] = e.tobytes(), encoder.name
+            full = encoder.embed([f"{d['context']} {d['text']}" if d["context"] else d["text"] for d in buf])
+            rel = encoder.embed([relation_text(d["text"]) for d in buf])
+            emb = torch.cat([full, rel], dim=1).numpy().astype(np.float16)
+            for d, e in zip(buf, emb, strict=True):
+                d["emb"], d["encoder"] = e.tobytes(), dense_name(encoder)
         yield from buf
         buf.clear()
 
@@ -119,3 +132,55 @@ def passage_dicts(sentences: Iterator[Sentence], encoder: SentenceEncoder | None
         if len(buf) >= batch:
             yield from emit()
     yield from emit()
+
+
+class _RowStream:
+    """A read-only text stream of JSONL lines {"text": ...} made lazily from dataset rows, so a
+    dataset is read like a JSONL file (readline(n) honours n, as `ingest._lines` needs)."""
+
+    def __init__(self, rows, text_field: str) -> None:
+        self._rows, self._field, self._buf = iter(rows), text_field, ""
+
+    def readline(self, n: int = -1) -> str:
+        while "\n" not in self._buf:
+            row = next(self._rows, None)
+            if row is None:
+                break
+            text = row.get(self._field) if isinstance(row, dict) else None
+            self._buf += json.dumps({"text": text}, ensure_ascii=False) + "\n"
+        cut = self._buf.find("\n") + 1 or len(self._buf)
+        cut = min(cut, n) if n is not None and n >= 0 else cut
+        line, self._buf = self._buf[:cut], self._buf[cut:]
+        return line
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+
+def ingest_dataset(store, name: str, split: str = "train", text_field: str = "text",
+                   config: str | None = None, limit: int | None = None, sentences="auto"):  # fmt: skip
+    """Ingest a Hugging Face dataset's text column (needs `datasets` and, unless cached, the
+    network; imported only here). Source "hf:NAME[/CONFIG]:SPLIT"; each row is a record, its
+    row number the provenance line. limit: the first `limit` rows. Returns an IngestResult."""
+    import hashlib
+    import itertools
+
+    from .ingest import _ingest
+
+    try:
+        import datasets  # type: ignore[import-not-found]
+    except ImportError as err:  # pragma: no cover - optional
+        raise ImportError("ingest_dataset needs the optional package 'datasets'") from err
+    if limit is not None and limit < 1:
+        raise ValueError(f"limit must be >= 1 or None, got {limit}")
+    source = f"hf:{name}" + (f"/{config}" if config else "") + f":{split}"
+    sha = hashlib.sha256(f"{source}|{text_field}|{limit}".encode()).hexdigest()
+
+    def open_stream() -> _RowStream:  # pragma: no cover - needs a dataset
+        rows = datasets.load_dataset(name, config, split=split, streaming=True)
+        return _RowStream(itertools.islice(rows, limit), text_field)
+
+    return _ingest(store, source, sha, 0, open_stream, None, 800, None, 256, "jsonl", sentences, "text")

@@ -3,35 +3,41 @@
     index = PassageIndex.build(store.load_passages(), encoder)   # encoder None: BM25 only
     hits = index.search("Who set up the Velmora Guild?", k=5)   # [Hit(row, id, score, ...)]
 
-Dense path (a sentence encoder is installed and the passages were embedded by it):
-  * binding — each sentence's embedding e_i [384] becomes a bipolar key k_i = sign(e_i P)
-    ([PASSAGE_DIM], `SentenceEncoder.codes`); its value v_i is the atomic symbol of the passage
-    id (`TextHashEncoder.symbol`). One bind per sentence, H_s += k_i ⊙ v_i, into shards of at
-    most the tape budget (`ShardedHoloMemory.build`, routed by passage id); no parameter is
-    trained and no gradient is taken.
-  * cleanup — a question's code q is unbound in every shard, q ⊙ H_s, and cleaned up against that
-    shard's values: cos(q ⊙ H_s, v_i) ≈ cos(q, k_i) + crosstalk, so the tape ranks sentences by
-    code similarity; its top RECALL_K over all shards are the candidates.
+Dense path (a sentence encoder is installed and the passages were embedded by it): every
+sentence has two embeddings (`prose.passage_dicts`): e_i of the sentence (with its pronoun
+context) and r_i of its `relation_text` (names and numbers dropped: what is said, not of whom).
+  * binding — k_i = sign((e_i − ē) P) ([PASSAGE_DIM], `SentenceEncoder.codes`; ē the mean
+    embedding, which all sentences share and which tells them apart not at all); the value v_i
+    is the atomic symbol of the passage id (`TextHashEncoder.symbol`). One bind per sentence,
+    H_s += k_i ⊙ v_i, into ⌈N / SHARD_LOAD⌉ shards routed by passage id; no parameter is trained
+    and no gradient is taken.
+  * cleanup — a question's code q is unbound in every shard and cleaned up against that shard's
+    values: cos(q ⊙ H_s, v_i) = cos(q, k_i) + crosstalk of std √(n_s / D), so the tape ranks
+    sentences by code similarity; its top RECALL_K over all shards are candidates. Shards are
+    kept small because related sentences differ in code cosine by only ~0.1.
   * re-rank — candidates (plus BM25's top RECALL_K, so an exact rare name is never lost) are
-    scored cos(e_q, e_i) + LEXICAL_WEIGHT · bm25_norm(q, i), exact float cosines.
+    scored (cos(e_q, e_i) + cos(r_q, r_i)) / 2 + LEXICAL_WEIGHT · bm25_norm(q, i), exact cosines.
 Lexical path: BM25 alone, score = bm25_norm ∈ [0, 1] (`lexical.BM25Index`).
-`tape_recall` in the benchmark measures how often the tape's candidates contain the re-ranked
-winner.
+`Hit.from_tape` (and the benchmark's `tape_proposed_winner`) says how often the tape's recall
+proposed the winning sentence.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
 
+from .answer import relation_text
 from .encoders import SentenceEncoder, TextHashEncoder
 from .lexical import BM25Index
 from .sharded import ShardedHoloMemory, route_keys_for_ids
 
-__all__ = ["Hit", "PassageIndex", "PASSAGE_DIM", "RECALL_K", "LEXICAL_WEIGHT"]
+__all__ = ["Hit", "PassageIndex", "PASSAGE_DIM", "SHARD_LOAD", "RECALL_K", "LEXICAL_WEIGHT"]
 
-PASSAGE_DIM = 2048
+PASSAGE_DIM = 4096
+SHARD_LOAD = 16  # crosstalk std √(n/D) ≈ 0.06 ≪ the code-cosine gap between related sentences
 RECALL_K = 16
 LEXICAL_WEIGHT = 0.5
 
@@ -67,17 +73,27 @@ class PassageIndex:
         carries an embedding by that encoder (else lexical, whatever the encoder)."""
         ids, texts = data["ids"], data["texts"]
         bm25 = BM25Index(texts)
+        from .prose import dense_name
+
         usable = (
             encoder is not None and data["emb"] is not None and len(ids)
-            and set(data["encoders"]) == {encoder.name}
+            and set(data["encoders"]) == {dense_name(encoder)}
         )  # fmt: skip
         if not usable:
             return cls(ids, texts, bm25)
         emb = data["emb"]
-        keys = encoder.codes(emb).to(torch.int8)
+        w = emb.shape[1] // 2
+        full, rel = emb[:, :w], emb[:, w:]
+        center = full.mean(0)  # the direction all sentences share carries no information
+        keys = encoder.codes(full - center).to(torch.int8)
         values = TextHashEncoder(encoder.dim).symbol([f"passage {i}" for i in ids.tolist()]).to(torch.int8)
-        memory = ShardedHoloMemory.build(keys, values, ids, route_keys_for_ids(ids), target)
-        return cls(ids, texts, bm25, encoder, emb, memory)
+        memory = ShardedHoloMemory(encoder.dim, max(1, math.ceil(len(ids) / SHARD_LOAD)))
+        for tape in memory.shards:
+            tape.cache_codebook = False  # the cleanup codebook is rebuilt per query: 4× less memory
+        memory.bind_many(keys, values, ids, route_keys_for_ids(ids))
+        index = cls(ids, texts, bm25, encoder, full, memory)
+        index.rel, index.center = rel, center
+        return index
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -102,12 +118,12 @@ class PassageIndex:
         if self.memory is None:
             return [Hit(r, int(self.ids[r]), lex[r] / ceiling, None, lex[r] / ceiling, False)
                     for r in lex_top[:k]]  # fmt: skip
-        e = self.encoder.embed(question)  # [1, 384]
-        tape_ids = self._tape_candidates(self.encoder.codes(e)[0], RECALL_K)
+        e, er = self.encoder.embed([question, relation_text(question)])  # [384] each
+        tape_ids = self._tape_candidates(self.encoder.codes((e - self.center)[None])[0], RECALL_K)
         row_of = self._row_of()
         tape_rows = {row_of[p] for p in tape_ids}
         rows = sorted(tape_rows | set(lex_top))
-        cos = (self.emb[rows] @ e[0]).tolist()
+        cos = ((self.emb[rows] @ e + self.rel[rows] @ er) / 2).tolist()
         hits = []
         for r, c in zip(rows, cos, strict=True):
             ln = lex.get(r, 0.0) / ceiling
@@ -123,8 +139,7 @@ class PassageIndex:
     def memory_bytes(self) -> int:
         """Bytes held by the tapes (accumulators, keys, values, cleanup codebooks) and the
         float embeddings."""
-        total = 0 if self.emb is None else self.emb.numel() * 4
+        total = 0 if self.emb is None else self.emb.numel() * 4 * 2  # sentence + relation
         for t in self.memory.shards if self.memory is not None else []:
             total += t.tape.numel() * 4 + t._keys.numel() + t._values.numel() + t._ids.numel() * 8
-            total += len(t) * t.dim * 4  # the cached cleanup codebook [n, d] fp32
         return total
