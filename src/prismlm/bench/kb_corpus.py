@@ -61,7 +61,7 @@ RELATIONS: dict[str, tuple[str, str, tuple[str, ...], tuple[str, ...]]] = {
          "What is the headcount at the {s}?")),
     "makes": ("thing", "org",
         ("The {s} is known for producing {a}.", "Its workshops turn out {a} for the {s}."),
-        ("What does the {s} manufacture?", "Which goods come out of the {s}?")),
+        ("What does the {s} manufacture?", "Which goods does the {s} make?")),
     "leader": ("person", "org",
         ("The {s} is headed by {a}.", "These days {a} leads the {s}."),
         ("Who is in charge of the {s}?", "Who runs the {s} now?")),
@@ -69,7 +69,7 @@ RELATIONS: dict[str, tuple[str, str, tuple[str, ...], tuple[str, ...]]] = {
         ("{s} was born in {a}.", "{s} grew up in {a}."),
         ("Where does {s} come from?", "In which town did {s} spend childhood?")),
     "birth": ("date", "person",
-        ("{s} came into the world in {a}.", "Records give {a} as the birth year of {s}."),
+        ("{s} came into the world in {a}.", "Parish records place the birth of {s} in {a}."),
         ("When was {s} born?", "In what year did {s} arrive?")),
     "job": ("thing", "person",
         ("{s} works as a {a}.", "By trade, {s} is a {a}."),
@@ -93,6 +93,7 @@ class Question:
     answer: str | None  # None: the knowledge base should say "I don't know"
     relation: str
     document: str | None
+    subject: str = ""
 
 
 @dataclass
@@ -176,7 +177,7 @@ def make_corpus(n_facts: int = 1000, seed: int = 0, per_document: int = 50, n_ab
                         text = "It" + text[len(f"The {s}") :]  # stated through a pronoun
                     sentences.append(text)
                     q = rng.choice(RELATIONS[rel][3]).format(s=s)
-                    corpus.questions.append(Question(q, a, rel, name))
+                    corpus.questions.append(Question(q, a, rel, name, s))
                     corpus.n_facts += 1
                     if rng.random() < 0.3:
                         sentences.append(rng.choice(_FILLER))
@@ -188,5 +189,5 @@ def make_corpus(n_facts: int = 1000, seed: int = 0, per_document: int = 50, n_ab
         rel = rng.choice(list(RELATIONS))
         kind = RELATIONS[rel][1]
         s = {"org": names.org, "person": names.person, "town": names.town}[kind]()
-        corpus.absent.append(Question(rng.choice(RELATIONS[rel][3]).format(s=s), None, rel, None))
+        corpus.absent.append(Question(rng.choice(RELATIONS[rel][3]).format(s=s), None, rel, None, s))
     return corpus
