@@ -163,3 +163,20 @@ def test_dataset_rows_are_read_like_jsonl_records(tmp_path):
     assert [(s.text, s.line) for s in sents] == [("The Orrin Press opened in 1911.", 1),
                                                  ("Tam Vell heads it.", 2)]  # fmt: skip
     assert "datasets" not in sys.modules  # never imported by default
+
+
+def test_cli_ask_prints_the_answer_then_its_source_or_i_dont_know(tmp_path):
+    from typer.testing import CliRunner
+
+    from prismlm.cli import app
+
+    doc = tmp_path / "guild.md"
+    doc.write_text(PROSE, encoding="utf-8")
+    db = str(tmp_path / "kb.sqlite")
+    runner = CliRunner()
+    assert runner.invoke(app, ["kb", "ingest", str(doc), "--db", db, "--dim", str(DIM)]).exit_code == 0
+    out = runner.invoke(app, ["kb", "ask", "Who set up the Velmora Guild?", "--db", db, "--json"])
+    ans = json.loads(out.stdout)
+    assert (ans["value"], ans["line"]) == ("Arin Tosk", 3) and ans["source"].endswith("guild.md")
+    out = runner.invoke(app, ["kb", "ask", "Who founded the Zorblat Society?", "--db", db])
+    assert out.exit_code == 0 and out.stdout.splitlines()[0] == IDK
