@@ -13,11 +13,12 @@ country...), number (how many/much/old/long..., what number/population/count...)
 A candidate the question already names (all its words appear in the question, or it shares a
 capitalised word with it) is not an answer. A person is a name of ≥ 2 words, a place a name
 after in/at/near/from/to/on, a number a count; a one-word "person", a "place" with no
-preposition, a year as a count are returned untyped. "which/what <noun>" asks for a new name.
-Otherwise (a "thing", or no candidate of the asked kind) the answer is the longest run of
-content words the question lacks (ties: the last). `typed` says whether a candidate of the
-asked kind was found — the knowledge base's confidence uses it. `relation_text` drops the
-names and numbers, leaving what is said about them.
+preposition, a year as a count are returned untyped. "which/what <noun>" asks for a new name
+when the sentence has that noun ("which river"). Otherwise (a "thing", or no candidate of the
+asked kind) the answer is the longest run of content words the question lacks (ties: the last),
+typed only when it holds no name or number (those have their own question words). `typed` says
+whether a candidate of the asked kind was found — the knowledge base's confidence uses it.
+`relation_text` drops the names and numbers, leaving what is said about them.
 """
 
 from __future__ import annotations
@@ -84,13 +85,13 @@ def question_kind(question: str) -> str:
     return "thing"
 
 
-def _asks_for_noun(question: str) -> bool:
-    """True for "which/what <noun> ..." (not "what is/does ...")."""
+def _asked_noun(question: str) -> str | None:
+    """The noun of "which/what <noun> ..." (None for "what is/does ...")."""
     w = normalize_text(question).split()
     for i, t in enumerate(w[:-1]):
         if t in ("what", "which"):
-            return w[i + 1] not in STOPWORDS
-    return False
+            return None if w[i + 1] in STOPWORDS else w[i + 1]
+    return None
 
 
 def _tokens(sentence: str) -> list[tuple[str, int, int]]:
@@ -170,8 +171,9 @@ def answer_span(question: str, sentence: str) -> Span:
         dates = [r for r in cands["date"] + cands["year"] if new(r)]
         if dates:
             return span(max(dates, key=lambda r: (r[1] - r[0], -r[0])))
-    if kind == "thing" and names and _asks_for_noun(question):
-        return span(names[0])  # "which river ...": a name
+    noun = _asked_noun(question) if kind == "thing" else None
+    if noun and names and noun in {normalize_text(t) for t, _, _ in toks}:
+        return span(names[0])  # "which river ..." and the sentence names a river
     if kind == "number":
         nums = [r for r in cands["number"] if new(r)]
         years = [r for r in cands["year"] if new(r)]
@@ -189,7 +191,9 @@ def answer_span(question: str, sentence: str) -> Span:
             best = run
     if best is None:
         return Span(None, 0, 0, kind, False)
-    return span(best, typed=kind == "thing")
+    # a "thing" is a common-noun phrase: names and numbers have their own question words
+    plain = all(not (toks[k][0][0].isupper() or toks[k][0][0].isdigit()) for k in range(*best))
+    return span(best, typed=kind == "thing" and plain)
 
 
 def relation_text(text: str) -> str:

@@ -16,7 +16,8 @@ context) and r_i of its `relation_text` (names and numbers dropped: what is said
     sentences by code similarity; its top RECALL_K over all shards are candidates. Shards are
     kept small because related sentences differ in code cosine by only ~0.1.
   * re-rank — candidates (plus BM25's top RECALL_K, so an exact rare name is never lost) are
-    scored (cos(e_q, e_i) + cos(r_q, r_i)) / 2 + LEXICAL_WEIGHT · bm25_norm(q, i), exact cosines.
+    scored c_i + LEXICAL_WEIGHT · bm25_norm(q, i), c_i = (cos(e_q, e_i) + RELATION_WEIGHT ·
+    cos(r_q, r_i)) / (1 + RELATION_WEIGHT), exact cosines (c_i is the hit's `cosine`).
 Lexical path: BM25 alone, score = bm25_norm ∈ [0, 1] (`lexical.BM25Index`).
 `Hit.from_tape` (and the benchmark's `tape_proposed_winner`) says how often the tape's recall
 proposed the winning sentence.
@@ -40,6 +41,7 @@ PASSAGE_DIM = 4096
 SHARD_LOAD = 16  # crosstalk std √(n/D) ≈ 0.06 ≪ the code-cosine gap between related sentences
 RECALL_K = 16
 LEXICAL_WEIGHT = 0.5
+RELATION_WEIGHT = 2.0  # the sentence cosine is dominated by the names every candidate shares
 
 
 @dataclass
@@ -123,7 +125,8 @@ class PassageIndex:
         row_of = self._row_of()
         tape_rows = {row_of[p] for p in tape_ids}
         rows = sorted(tape_rows | set(lex_top))
-        cos = ((self.emb[rows] @ e + self.rel[rows] @ er) / 2).tolist()
+        mixed = (self.emb[rows] @ e + RELATION_WEIGHT * (self.rel[rows] @ er)) / (1 + RELATION_WEIGHT)
+        cos = mixed.tolist()
         hits = []
         for r, c in zip(rows, cos, strict=True):
             ln = lex.get(r, 0.0) / ceiling
