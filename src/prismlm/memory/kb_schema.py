@@ -7,6 +7,10 @@ Tables (schema version SCHEMA_VERSION)
           value_vec, crc, created_at)   pinned: added directly (KBStore.add_facts), kept even
                                         when no document mentions it
     mentions(id, fact_id, doc_id, chunk, line, char_start, char_end, sentence)
+    passages(id, doc_id, chunk, line, char_start, char_end, text, context, encoder, emb, crc)
+                                every sentence of every document (what answers questions):
+                                `emb` the sentence embedding (float16, NULL when ingested without
+                                a sentence encoder), `encoder` its model's name
 Vectors are bit-packed ({-1, +1}^d -> d/8 bytes); `crc` is CRC-32 over the fact's texts and
 vectors. char_start/char_end index the document's decoded text; line counts from 1.
 """
@@ -27,10 +31,10 @@ import torch
 
 __all__ = [
     "SCHEMA_VERSION", "DEFAULT_DIM", "KBCorruptError", "FactRecord", "fact_hash", "row_crc",
-    "pack_rows", "unpack_rows", "check_dim", "create_kb_file",
+    "pack_rows", "unpack_rows", "check_dim", "create_kb_file", "PassageRecord", "passage_crc",
 ]  # fmt: skip
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 3: passages (every sentence, with provenance and embedding)
 DEFAULT_DIM = 8192
 
 SCHEMA = """
@@ -47,6 +51,11 @@ CREATE TABLE mentions (
     id INTEGER PRIMARY KEY, fact_id INTEGER NOT NULL REFERENCES facts(id) ON DELETE CASCADE,
     doc_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
     chunk INTEGER, line INTEGER, char_start INTEGER, char_end INTEGER, sentence TEXT);
+CREATE TABLE passages (
+    id INTEGER PRIMARY KEY, doc_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+    chunk INTEGER, line INTEGER, char_start INTEGER, char_end INTEGER, text TEXT NOT NULL,
+    context TEXT, encoder TEXT, emb BLOB, crc INTEGER NOT NULL);
+CREATE INDEX passages_doc ON passages(doc_id);
 CREATE INDEX facts_key_norm ON facts(key_norm);
 CREATE INDEX mentions_fact ON mentions(fact_id);
 CREATE INDEX mentions_doc ON mentions(doc_id);
@@ -79,6 +88,27 @@ class FactRecord:
     char_end: int | None
     sentence: str | None
     line: int | None = None
+
+
+@dataclass
+class PassageRecord:
+    """One stored sentence with its provenance (document source, chunk, line, character span)."""
+
+    id: int
+    source: str
+    chunk: int | None
+    line: int | None
+    char_start: int | None
+    char_end: int | None
+    text: str
+    context: str | None
+
+
+def passage_crc(text: str, context: str | None, emb: bytes | None) -> int:
+    """CRC-32 over a passage's text, context and embedding bytes."""
+    c = zlib.crc32(text.encode("utf-8", "surrogatepass") + b"\x1f")
+    c = zlib.crc32((context or "").encode("utf-8", "surrogatepass") + b"\x1f", c)
+    return zlib.crc32(emb or b"", c)
 
 
 def fact_hash(key_norm: str, value_norm: str) -> str:

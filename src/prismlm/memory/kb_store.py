@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from .encoders import TextHashEncoder
@@ -33,15 +34,18 @@ from .kb_schema import (
     SCHEMA_VERSION,
     FactRecord,
     KBCorruptError,
+    PassageRecord,
     check_dim,
     create_kb_file,
     fact_hash,
     pack_rows,
+    passage_crc,
     row_crc,
     unpack_rows,
 )
 
-__all__ = ["KBStore", "KBCorruptError", "FactRecord", "fact_hash", "DEFAULT_DIM", "MAX_REPORTED"]
+__all__ = ["KBStore", "KBCorruptError", "FactRecord", "PassageRecord", "fact_hash", "DEFAULT_DIM",
+           "MAX_REPORTED"]  # fmt: skip
 
 MAX_REPORTED = 20  # conflicts listed per document, facts per key in an answer
 
@@ -159,6 +163,7 @@ class KBStore:
         n_bytes: int,
         facts: Iterable[dict],
         on_fact: Callable[[int], None] | None = None,
+        passages: Iterable[dict] = (),
     ) -> dict:
         """Store (or replace) the document `source` and its facts in one transaction.
 
@@ -168,8 +173,11 @@ class KBStore:
         transaction, so it may be a lazy stream (the write lock is held while it runs; other
         writers wait up to `timeout`); it is not consumed at all when the source is stored with
         the same sha256. on_fact(i) is called after the i-th insert (progress and
-        crash tests). Returns {"doc_id", "status": "new"|"replaced"|"unchanged", "n_facts",
-        "n_new", "n_removed", "conflicts": [{key, value, other_value, other_source}]}.
+        crash tests). passages: the document's sentences, dicts with text and optional context,
+        chunk, line, char_start, char_end, emb (float16 bytes) and encoder — also streamed, after
+        the facts; a replaced document's old passages go. Returns {"doc_id", "status":
+        "new"|"replaced"|"unchanged", "n_facts", "n_new", "n_removed", "n_passages",
+        "conflicts": [{key, value, other_value, other_source}]}.
         """
         now = time.time()
         with self._write() as c:
@@ -177,8 +185,10 @@ class KBStore:
                 "SELECT id, sha256, n_facts FROM documents WHERE source = ?", (source,)
             ).fetchone()
             if row is not None and row[1] == sha256:
+                n_pass = c.execute("SELECT COUNT(*) FROM passages WHERE doc_id = ?", (row[0],))
                 return {"doc_id": row[0], "status": "unchanged", "n_facts": row[2], "n_new": 0,
-                        "n_removed": 0, "conflicts": []}  # fmt: skip
+                        "n_removed": 0, "n_passages": int(n_pass.fetchone()[0]),
+                        "conflicts": []}  # fmt: skip
             if row is None:
                 status, old = "new", []
                 doc_id = c.execute(
@@ -190,6 +200,7 @@ class KBStore:
                 status, doc_id = "replaced", row[0]
                 old = [r[0] for r in c.execute("SELECT fact_id FROM mentions WHERE doc_id = ?", (doc_id,))]
                 c.execute("DELETE FROM mentions WHERE doc_id = ?", (doc_id,))
+                c.execute("DELETE FROM passages WHERE doc_id = ?", (doc_id,))
             n_found = n_new = 0
             for i, f in enumerate(facts):
                 fid, new = self._insert_fact(c, f, now, pinned=False)
@@ -202,6 +213,17 @@ class KBStore:
                 n_found, n_new = n_found + 1, n_new + new
                 if on_fact is not None:
                     on_fact(i)
+            n_passages = 0
+            for p in passages:
+                emb = None if p.get("emb") is None else bytes(p["emb"])
+                c.execute(
+                    "INSERT INTO passages (doc_id, chunk, line, char_start, char_end, text, context, "
+                    "encoder, emb, crc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (doc_id, p.get("chunk"), p.get("line"), p.get("char_start"), p.get("char_end"),
+                     p["text"], p.get("context"), p.get("encoder"), emb,
+                     passage_crc(p["text"], p.get("context"), emb)),
+                )  # fmt: skip
+                n_passages += 1
             n_removed = self._drop_orphans(c, old)
             c.execute(
                 "UPDATE documents SET sha256 = ?, n_bytes = ?, n_facts = ?, ingested_at = ? WHERE id = ?",
@@ -209,7 +231,7 @@ class KBStore:
             )
             conflicts = self._conflicts(c, doc_id)
         return {"doc_id": int(doc_id), "status": status, "n_facts": n_found, "n_new": n_new,
-                "n_removed": n_removed, "conflicts": conflicts}  # fmt: skip
+                "n_removed": n_removed, "n_passages": n_passages, "conflicts": conflicts}  # fmt: skip
 
     def _insert_fact(self, c: sqlite3.Connection, f: dict, now: float, pinned: bool) -> tuple[int, int]:
         """Insert a fact unless stored; returns (fact id, 1 if new else 0)."""
@@ -327,6 +349,46 @@ class KBStore:
         """{fact id: value text} for every fact."""
         return dict(self.conn.execute("SELECT id, value_text FROM facts"))
 
+    def count_passages(self) -> int:
+        return int(self.conn.execute("SELECT COUNT(*) FROM passages").fetchone()[0])
+
+    def get_passage(self, passage_id: int) -> PassageRecord:
+        """One sentence with its provenance; unknown id -> KeyError."""
+        row = self.conn.execute(
+            "SELECT p.id, d.source, p.chunk, p.line, p.char_start, p.char_end, p.text, p.context "
+            "FROM passages p JOIN documents d ON d.id = p.doc_id WHERE p.id = ?",
+            (int(passage_id),),
+        ).fetchone()
+        if row is None:
+            raise KeyError(f"unknown passage id {passage_id}")
+        return PassageRecord(*row)
+
+    def load_passages(self) -> dict:
+        """Every sentence for building the retrievers, checksums verified.
+
+        Returns {"ids": [N] int64, "texts": list[str] (context + sentence: what is matched),
+        "encoders": list[str | None], "emb": [N, w] float32 or None (None unless every row has
+        an embedding from one encoder)}; a damaged row -> KBCorruptError naming the passage.
+        """
+        ids, texts, encs, embs = [], [], [], []
+        try:
+            rows = self.conn.execute("SELECT id, text, context, encoder, emb, crc FROM passages ORDER BY id")
+            for pid, text, ctx, enc, emb, crc in rows:
+                if not isinstance(text, str) or passage_crc(text, ctx, emb) != crc:
+                    raise KBCorruptError(f"{self.path}: passage {pid} failed its checksum")
+                ids.append(pid)
+                texts.append(f"{ctx} {text}" if ctx else text)
+                encs.append(enc)
+                embs.append(emb)
+        except sqlite3.DatabaseError as err:
+            raise KBCorruptError(f"{self.path}: cannot read passages ({err})") from err
+        dense = None
+        if embs and all(e is not None for e in embs) and len(set(encs)) == 1:
+            flat = np.frombuffer(b"".join(embs), dtype=np.float16)
+            dense = torch.from_numpy(flat.reshape(len(embs), -1).astype(np.float32))
+        return {"ids": torch.tensor(ids, dtype=torch.int64), "texts": texts, "encoders": encs,
+                "emb": dense}  # fmt: skip
+
     def load_vectors(self) -> dict:
         """All facts' vectors for rebuilding tapes, checksums verified.
 
@@ -379,6 +441,7 @@ class KBStore:
             "encoder": self.encoder,
             "documents": self.count_documents(),
             "facts": self.count_facts(),
+            "passages": self.count_passages(),
             "distinct_keys": one("SELECT COUNT(DISTINCT key_norm) FROM facts"),
             "multi_valued_keys": one(
                 "SELECT COUNT(*) FROM (SELECT 1 FROM facts GROUP BY key_norm HAVING COUNT(*) > 1)"
