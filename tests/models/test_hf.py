@@ -18,7 +18,7 @@ from prismlm.models import (  # noqa: E402
     TransformerConfig,
     build_model,
 )
-from prismlm.train.trainer import masked_cross_entropy  # noqa: E402
+from prismlm.train.evaluation import masked_cross_entropy  # noqa: E402
 
 # Step and prefill run other kernels than forward (recurrent vs chunked scans), so they agree to
 # float32 rounding, not bitwise (the same bound as tests/models/test_interface.py).

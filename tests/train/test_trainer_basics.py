@@ -7,7 +7,7 @@ from seq_standin import TinyGRUConfig, TinyGRULM
 from prismlm.data.copy import Copy
 from prismlm.data.induction import Induction
 from prismlm.train import TrainConfig, lr_at, train
-from prismlm.train.trainer import masked_cross_entropy
+from prismlm.train.evaluation import masked_cross_entropy
 
 
 def _sched(step, steps=80_000, warmup=2000):

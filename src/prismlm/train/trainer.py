@@ -34,7 +34,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
@@ -46,6 +45,7 @@ from .bookkeeping import _EarlyStop, _MetricsLog
 from .checkpoint import CheckpointError, clean_checkpoints, init_weights, load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .distributed import barrier, setup_distributed, shard_rows
+from .evaluation import evaluate, make_eval_set, masked_cross_entropy
 from .flops import flops_per_token, mfu, peak_flops
 from .guard import FiniteGuard, grad_norm, weights_finite
 from .optim import build_optimizer
@@ -78,47 +78,6 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(name)
-
-
-def masked_cross_entropy(
-    logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor, denom: float | None = None
-) -> torch.Tensor:
-    """sum(CE · mask) / denom, denom = max(sum(mask), 1) unless given. logits [B,T,V]."""
-    ce = F.cross_entropy(logits.float().flatten(0, 1), targets.flatten(), reduction="none")
-    total = (ce * mask.flatten()).sum()
-    return total / (denom if denom is not None else mask.sum().clamp_min(1.0))
-
-
-def make_eval_set(task: Task, config: TrainConfig) -> list[Batch]:
-    """The frozen evaluation batches: drawn once from a generator seeded with eval_seed."""
-    gen = torch.Generator().manual_seed(config.eval_seed)
-    return [task.eval_sample(config.eval_bs, gen) for _ in range(config.eval_batches)]
-
-
-@torch.no_grad()
-def evaluate(
-    model: nn.Module, batches: list[Batch], device: torch.device | str = "cpu", amp: bool = False
-) -> dict[str, float]:
-    """Masked accuracy (mean over batches), token-weighted CE loss (nats) and bits per token."""
-    was_training = model.training
-    model.eval()
-    accs, ce_sum, count = [], 0.0, 0.0
-    ctx = torch.autocast("cuda", dtype=torch.bfloat16) if amp else nullcontext()
-    for batch in batches:
-        batch = batch.to(device)
-        with ctx:
-            logits = model(batch.inputs)
-        ce = F.cross_entropy(logits.float().flatten(0, 1), batch.targets.flatten(), reduction="none").view_as(
-            batch.mask
-        )
-        n = float(batch.mask.sum())
-        hit = (logits.argmax(-1) == batch.targets).float()
-        accs.append(float((hit * batch.mask).sum()) / max(n, 1.0))
-        ce_sum += float((ce * batch.mask).sum())
-        count += n
-    model.train(was_training)
-    loss = ce_sum / max(count, 1.0)
-    return {"acc": sum(accs) / len(accs), "loss": loss, "bpc": loss / math.log(2)}
 
 
 def _take(batch: Batch, rows: slice) -> Batch:

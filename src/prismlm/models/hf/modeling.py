@@ -40,7 +40,7 @@ from transformers.modeling_outputs import CausalLMOutputWithPast
 from ...layers.decode_weights import reuse_decode_weights
 from ...layers.multirate_bus import MultiRateBus
 from ...ops.multirate_scan import log_spaced_rates
-from ...train.trainer import masked_cross_entropy
+from ...train.evaluation import masked_cross_entropy
 from ..base import SequenceLM, build_model
 from ..prism import PrismLM
 from ..prizma_seq import PrizmaSeqLM
