@@ -138,10 +138,12 @@ class LongTermMemory:
         episodes: Iterable[Episode],
         kind: str = "consolidated",
         on_fact: Callable[[int], None] | None = None,
+        now: float | None = None,
     ) -> Entry | None:
         """Write `episodes` as one entry (one transaction); None when there are none.
         importance = the largest of theirs. on_fact(i) runs after the i-th fact row is written,
-        inside the transaction (progress and crash tests)."""
+        inside the transaction (progress and crash tests); now: its creation time (default: the
+        clock)."""
         episodes = list(episodes)
         if not episodes:
             return None
@@ -151,8 +153,8 @@ class LongTermMemory:
         if not any(ch.isalnum() for ch in text):
             raise ValueError(f"nothing to remember in {text!r}: it has no letters or digits")
         importance = max(float(e.importance) for e in episodes)
-        self.evict(room=1)
-        created = time.time()
+        created = time.time() if now is None else float(now)
+        self.evict(room=1, now=created)
         entry_id = secrets.token_hex(6)
         source = _source(entry_id, importance, kind, created)
         ingest_text(self.store, text, source, on_fact=on_fact, sentences=self.encoder)
