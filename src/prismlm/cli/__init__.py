@@ -14,6 +14,7 @@ from . import pretrain  # noqa: E402,F401  isort: skip
 from . import levers  # noqa: E402,F401  isort: skip
 from . import pcs  # noqa: E402,F401  isort: skip
 from . import generate  # noqa: E402,F401  isort: skip
+from . import chat  # noqa: E402,F401  isort: skip
 
 __all__ = ["app", "main"]
 
