@@ -63,13 +63,82 @@ def quad2_selector(idx_i: torch.Tensor, idx_j: torch.Tensor, d_head: int) -> tor
     return torch.cat((eye[:, idx_i], eye[:, idx_j]), dim=1)
 
 
-def quad2_features(x: torch.Tensor, select: torch.Tensor) -> torch.Tensor:
-    """x: [..., d_h] -> l2n([x ; x[..., I] ⊙ x[..., J]]): [..., d_h + n2].
+def quad2_features_reference(x: torch.Tensor, select: torch.Tensor) -> torch.Tensor:
+    """x: [..., d_h] -> l2n([x ; x[..., I] ⊙ x[..., J]]): [..., d_h + n2], left to autograd.
 
-    select: `quad2_selector(I, J, d_h)`.
+    select: `quad2_selector(I, J, d_h)`. The obviously-correct form `quad2_features` must equal.
     """
     x_i, x_j = (x @ select).chunk(2, dim=-1)
     return l2_normalize(torch.cat((x, x_i * x_j), dim=-1))
+
+
+def _pair_counts(select: torch.Tensor) -> torch.Tensor:
+    """Symmetric C + Cᵀ: [d_h, d_h], C_ab = #{p : I_p = a, J_p = b}, from the one-hot selector."""
+    n2 = select.shape[1] // 2
+    counts = select[:, :n2] @ select[:, n2:].t()
+    return counts + counts.t()
+
+
+def _quad2_forward(x2: torch.Tensor, select: torch.Tensor, pair_sym: torch.Tensor):
+    """x2: [N, d_h] -> (φ [N, d_φ], ‖f‖ [N, 1], r = 1/(‖f‖+eps) [N, 1]) for f = [x ; x_I ⊙ x_J].
+
+    ‖f‖² = Σ_a x_a² + Σ_p x_{I_p}² x_{J_p}² = Σ x² + ½ (x²)ᵀ (C + Cᵀ) x² is computed in d_h space,
+    so the d_φ-wide tensor is written once: φ = [x r ; (x√r)_I ⊙ (x√r)_J]. (Needs |x| ≪ 1e9 so
+    that x⁴ stays finite in fp32; the mixer feeds unit vectors.)
+    """
+    d_h, n2 = x2.shape[1], select.shape[1] // 2
+    sq = x2 * x2
+    norm = (sq.sum(-1, keepdim=True) + 0.5 * ((sq @ pair_sym) * sq).sum(-1, keepdim=True)).sqrt()
+    r = 1.0 / (norm + 1e-6)
+    xs = x2 * r.sqrt()
+    phi = torch.empty(x2.shape[0], d_h + n2, dtype=x2.dtype, device=x2.device)
+    torch.mul(xs, r.sqrt(), out=phi[:, :d_h])
+    x_i, x_j = (xs @ select).split(n2, dim=-1)
+    torch.mul(x_i, x_j, out=phi[:, d_h:])
+    return phi, norm, r
+
+
+class _Quad2(torch.autograd.Function):
+    """quad2 + l2 normalisation with a hand-written backward (equations in `backward`)."""
+
+    @staticmethod
+    def forward(ctx, x2, select, pair_sym):
+        phi, norm, r = _quad2_forward(x2, select, pair_sym)
+        ctx.save_for_backward(x2, select, pair_sym, phi, norm, r)
+        return phi
+
+    @staticmethod
+    def backward(ctx, g):
+        """With φ = f r, r = 1/(n + eps), n = ‖f‖, J = ∂f/∂x and s = g·φ:
+        ∂L/∂x = r Jᵀg − (s/n) Jᵀφ,  Jᵀg = g_x + [g_m ⊙ x_J | g_m ⊙ x_I] Pᵀ,
+        Jᵀφ = r ½∂n²/∂x = r x ⊙ (1 + (C + Cᵀ) x²)  (P = [E_I | E_J], the selector).
+        The only d_φ-wide work is s, one [N, 2·n2] gather matmul, one product and its matmul back.
+        """
+        x2, select, pair_sym, phi, norm, r = ctx.saved_tensors
+        d_h, n2 = x2.shape[1], select.shape[1] // 2
+        s = torch.linalg.vecdot(g, phi).unsqueeze(-1)
+        swapped = torch.cat((select[:, n2:], select[:, :n2]), dim=1)  # x P' = [x_J | x_I]
+        x_ji = (x2 @ swapped).view(-1, 2, n2)
+        jt_g = g[:, :d_h] + (x_ji * g[:, None, d_h:]).view(-1, 2 * n2) @ select.t()
+        jt_phi = x2 * (1.0 + (x2 * x2) @ pair_sym) * r
+        coef = s / norm.clamp_min(torch.finfo(norm.dtype).tiny)
+        return r * jt_g - coef * jt_phi, None, None
+
+
+def quad2_features(x: torch.Tensor, select: torch.Tensor) -> torch.Tensor:
+    """x: [..., d_h] -> l2n([x ; x[..., I] ⊙ x[..., J]]): [..., d_h + n2] (contiguous).
+
+    Equal to `quad2_features_reference` in value and gradient, in about a third of the passes
+    over the d_φ-wide tensor. select: `quad2_selector(I, J, d_h)`.
+    """
+    lead, d_h = x.shape[:-1], x.shape[-1]
+    x2 = x.reshape(-1, d_h)
+    pair_sym = _pair_counts(select)
+    if torch.is_grad_enabled() and x.requires_grad:
+        phi = _Quad2.apply(x2, select, pair_sym)
+    else:
+        phi = _quad2_forward(x2, select, pair_sym)[0]
+    return phi.view(*lead, phi.shape[-1])
 
 
 def rand_linear_features(x: torch.Tensor, proj: torch.Tensor) -> torch.Tensor:
