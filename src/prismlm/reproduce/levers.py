@@ -32,6 +32,7 @@ from typing import Any
 
 import torch
 
+from ..bench.timing import environment
 from ..config import require
 from ..data import build_task
 from ..experiment.cache import cached_run
@@ -232,9 +233,18 @@ def measure_levers(
         "model": dataclasses.asdict(model_config(build_task(TASKS["mix"]))),
         "rows": rows,
         "modular_speedup": speed,
+        # wall-clock columns are only comparable on a quiet box: keep threads and load beside them
+        "environment": environment(),
     }
     write_record(Path(out), "levers", payload, _markdown(payload))
     return payload
+
+
+def _environment_line(env: dict[str, Any] | None) -> str:
+    if not env:
+        return "Threads and load average not recorded: read the wall-clock columns as indicative only."
+    load = ", ".join(f"{x:.1f}" for x in env["load_average"])
+    return f"{env['threads']} threads; load average {load} (wall-clock columns need a quiet box)."
 
 
 def _markdown(payload: dict[str, Any]) -> str:
@@ -244,6 +254,8 @@ def _markdown(payload: dict[str, Any]) -> str:
         f"Seeds {payload['seeds']}; {payload['steps']} steps × batch {payload['batch_size']} for every arm "
         "(equal tokens); final eval CE in nats, mean [Student-t 95% CI]; Welch two-sided p; "
         f"verdict at α = {payload['alpha']}.",
+        "",
+        _environment_line(payload.get("environment")),
         "",
         "| lever | task | plain CE | lever CE | Δ | Welch p | verdict | wall plain / lever (s) |",
         "|---|---|---|---|---|---|---|---|",
