@@ -208,3 +208,112 @@ def test_fla_kernel_matches_the_float64_definition_on_gpu(gated, with_state):
     assert o.dtype == torch.bfloat16 and s.dtype == torch.float32
     assert max_relative_error(o, o_ref) < TOLERANCE[torch.bfloat16]
     assert max_relative_error(s, s_ref) < TOLERANCE[torch.bfloat16]
+
+
+# --- The erase strength β^e (write_mode additive: β^e = 0; decoupled_gate: its own gate) ---
+
+ERASE_NAMES = NAMES + ("erase",)
+ERASE_CHUNK = 16
+
+
+def erase_inputs(B, T, H, K, V, kind, *, cosine, gated, seed=0):
+    """make_inputs plus an erase tensor of the given kind, all float64."""
+    inputs = make_inputs(B, T, H, K, V, cosine=cosine, gated=gated, seed=seed)
+    g = torch.Generator().manual_seed(seed + 100)
+    beta = inputs[3]
+    if kind == "random":  # the decoupled gate: any value in [0, 0.99], unrelated to β
+        erase = 0.99 * torch.rand(B, H, T, generator=g, dtype=torch.float64)
+    elif kind == "additive":
+        erase = torch.zeros_like(beta)
+    else:  # "extreme": both gates saturated at 0 or 0.99, independently
+        pick = lambda: 0.99 * (torch.rand(B, H, T, generator=g) < 0.5).double()  # noqa: E731
+        inputs[3], erase = pick(), pick()
+    return inputs + [erase]
+
+
+def with_erase(form, chunk):
+    if form == "chunked":
+        return lambda q, k, v, b, a, s, e: delta_rule_chunked(q, k, v, b, a, s, chunk, erase=e)
+    if form == "dispatch":
+        return lambda q, k, v, b, a, s, e: delta_rule(q, k, v, b, a, s, chunk, erase=e)
+    return lambda q, k, v, b, a, s, e: run_steps_erase(q, k, v, b, a, s, e)
+
+
+def run_steps_erase(q, k, v, beta, alpha, s0, erase):
+    B, H, T, K = q.shape
+    S = s0 if s0 is not None else torch.zeros(B, H, v.shape[-1], K, dtype=q.dtype)
+    outs = []
+    for t in range(T):
+        a_t = None if alpha is None else alpha[:, :, t]
+        o_t, S = delta_rule_step(q[:, :, t], k[:, :, t], v[:, :, t], beta[:, :, t], a_t, S, erase[:, :, t])
+        outs.append(o_t)
+    return torch.stack(outs, dim=2), S
+
+
+def erase_outputs_and_grads(fn, inputs, weights):
+    leaves = [None if x is None else x.detach().clone().requires_grad_() for x in inputs]
+    o, s = fn(*leaves)
+    loss = (o.double() * weights[0]).sum() + (s.double() * weights[1]).sum()
+    names = [n for n, x in zip(ERASE_NAMES, leaves, strict=True) if x is not None]
+    grads = torch.autograd.grad(loss, [x for x in leaves if x is not None])
+    return o, s, dict(zip(names, grads, strict=True))
+
+
+@pytest.mark.parametrize("T", [1, ERASE_CHUNK - 1, ERASE_CHUNK, ERASE_CHUNK + 1, 37])
+@pytest.mark.parametrize("kind", ["random", "additive", "extreme"])
+@pytest.mark.parametrize("gated", [False, True], ids=["nodecay", "decay"])
+@pytest.mark.parametrize("cosine", [0.0, 0.95], ids=["random", "cos0.95"])
+def test_erase_forms_match_the_float64_reference_in_value_and_gradient(T, kind, gated, cosine):
+    B, H, K, V = 2, 2, 24, 8
+    exact = erase_inputs(B, T, H, K, V, kind, cosine=cosine, gated=gated)
+    rounded = [None if x is None else x.float() for x in exact]
+    g = torch.Generator().manual_seed(1)
+    weights = (torch.randn(B, H, T, V, generator=g, dtype=torch.float64),
+               torch.randn(B, H, V, K, generator=g, dtype=torch.float64))
+    ref_inputs = [None if x is None else x.double() for x in rounded]
+    o_ref, s_ref, g_ref = erase_outputs_and_grads(delta_rule_recurrent, ref_inputs, weights)
+    tol = TOLERANCE[torch.float32]
+    for form in ("chunked", "dispatch", "step"):
+        o, s, grads = erase_outputs_and_grads(with_erase(form, ERASE_CHUNK), rounded, weights)
+        assert max_relative_error(o, o_ref) < tol, f"{form}: outputs"
+        assert max_relative_error(s, s_ref) < tol, f"{form}: final state"
+        for name, grad in grads.items():
+            assert max_relative_error(grad, g_ref[name]) < tol, f"{form}: d{name}"
+
+
+def test_erase_equal_to_beta_is_the_plain_delta_rule():
+    q, k, v, beta, alpha, s0 = as_float(make_inputs(2, 40, 2, 16, 8, cosine=0.5))
+    for fn in (delta_rule_recurrent, lambda *a, **kw: delta_rule_chunked(*a, chunk_size=16, **kw)):
+        o_ref, s_ref = fn(q, k, v, beta, alpha, s0)
+        o, s = fn(q, k, v, beta, alpha, s0, erase=beta)
+        assert max_relative_error(o, o_ref) < TOLERANCE[torch.float32]
+        assert max_relative_error(s, s_ref) < TOLERANCE[torch.float32]
+
+
+def test_zero_erase_is_causal_linear_attention():
+    # β^e = 0, α = 1: S_t = Σ_{j≤t} β_j v_j k_jᵀ, so o_t = Σ_{j<t} β_j (q_t·k_j) v_j.
+    q, k, v, beta, _, _ = make_inputs(1, 30, 2, 16, 8)
+    o, _ = delta_rule_chunked(q, k, v, beta, erase=torch.zeros_like(beta), chunk_size=8)
+    scores = (q @ k.transpose(-1, -2)).tril(-1) * beta[:, :, None, :]
+    assert max_relative_error(o, scores @ v) < TOLERANCE[torch.float64]
+
+
+@pytest.mark.parametrize("form", ["chunked", "dispatch", "recurrent"])
+def test_a_nan_erase_at_step_5_reaches_only_later_outputs(form):
+    q, k, v, beta, alpha, s0 = as_float(make_inputs(2, 40, 2, 16, 8))
+    erase = beta.clone() * 0.5
+    erase[:, :, 5] = float("nan")
+    fn = {"chunked": lambda *a, **kw: delta_rule_chunked(*a, chunk_size=16, **kw),
+          "dispatch": delta_rule, "recurrent": delta_rule_recurrent}[form]
+    o, s = fn(q, k, v, beta, alpha, s0, erase=erase)
+    step_has_nan = torch.isnan(o).any(-1).all(0).all(0)
+    assert not step_has_nan[:6].any()
+    assert step_has_nan[6:].all() and torch.isnan(s).all()
+
+
+def test_bad_erase_is_rejected_with_a_clear_message():
+    q, k, v, beta, _, _ = as_float(make_inputs(1, 5, 1, 8, 4))
+    with pytest.raises(ValueError, match="erase must be"):
+        delta_rule(q, k, v, beta, erase=beta[..., :4])
+    with pytest.raises(ValueError, match="erase must lie"):
+        delta_rule(q, k, v, beta, erase=beta + 1.5, validate=True)

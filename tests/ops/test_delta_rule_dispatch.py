@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from prismlm.ops import delta_rule_fla as dispatch
-from prismlm.ops.delta_rule import delta_rule
+from prismlm.ops.delta_rule import delta_rule, delta_rule_chunked
 from prismlm.ops.delta_rule_fla import FLA_MAX_KEY_DIM, select_backend, warn_once
 
 BF16 = torch.bfloat16
@@ -76,3 +76,34 @@ def test_validate_rejects_gates_out_of_range_and_is_off_by_default():
         with pytest.raises(ValueError, match=name):
             delta_rule(q, k, v, beta, alpha, validate=True)
     delta_rule(q, k, v, ok_beta + 1, ok_alpha)  # the hot path does not pay for the check
+
+
+def _erase_call():
+    g = torch.Generator().manual_seed(0)
+    q = torch.nn.functional.normalize(torch.randn(1, 2, 9, 8, generator=g), dim=-1)
+    k = torch.nn.functional.normalize(torch.randn(1, 2, 9, 8, generator=g), dim=-1)
+    v, beta = torch.randn(1, 2, 9, 4, generator=g), 0.99 * torch.rand(1, 2, 9, generator=g)
+    return q, k, v, beta, 0.99 * torch.rand(1, 2, 9, generator=g)
+
+
+def test_an_erase_tensor_never_reaches_fla_auto_falls_back_to_chunked(monkeypatch):
+    # fla has one β for writing and erasing: where it would run, a call with erase must not.
+    monkeypatch.setattr(dispatch, "resolve_backend", lambda backend, q, v: "fla")
+    monkeypatch.setattr(dispatch, "_warned", set())
+    monkeypatch.setattr(dispatch, "delta_rule_fla", lambda *a, **kw: pytest.fail("reached fla"))
+    q, k, v, beta, erase = _erase_call()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        o, s = delta_rule(q, k, v, beta, erase=erase, chunk_size=4)
+    o_ref, s_ref = delta_rule_chunked(q, k, v, beta, erase=erase, chunk_size=4)
+    assert torch.equal(o, o_ref) and torch.equal(s, s_ref)
+    assert len(caught) == 1 and "erase" in str(caught[0].message)
+    with pytest.raises(ValueError, match="erase"):
+        delta_rule(q, k, v, beta, erase=erase, backend="fla")
+
+
+def test_without_erase_the_same_call_still_goes_to_fla(monkeypatch):
+    monkeypatch.setattr(dispatch, "resolve_backend", lambda backend, q, v: "fla")
+    monkeypatch.setattr(dispatch, "delta_rule_fla", lambda *a, **kw: ("fla", None))
+    q, k, v, beta, _ = _erase_call()
+    assert delta_rule(q, k, v, beta)[0] == "fla"

@@ -6,13 +6,20 @@ Per block (x̂ = RMSNorm(h) is computed by the caller):
     q,k,v  = W_qkv x, per-head interleaved; q, k ← q/‖q‖, k/‖k‖  [B, H, T, d_h]
     β      = β_cap · σ(W_β x)                                  [B, H, T]
     α      = 0.5 + 0.5 · σ(W_α x)   (gated) else 1             [B, H, T]
-    o_Δ    = DeltaRule(φ(q), φ(k), v, β, α)   state S ∈ R^{d_h × d_φ} per head (pre-write read)
+    β^e    = β (delta) | 0 (additive) | β_cap · σ(W_e x) (decoupled_gate)   erase strength
+    o_Δ    = DeltaRule(φ(q), φ(k), v, β, α, β^e)   S ∈ R^{d_h × d_φ} per head (pre-write read)
+    o_Δ    = RMSNorm_{d_h}(o_Δ)     (state_norm; one gain shared by the heads)
     o_w    = SlidingWindowAttention_w(q, k, v)                  (linear q, k; scale 1/√d_h)
-    out    = W_o merge_heads(o_Δ + o_w)
+    o      = merge_heads(o_Δ + o_w)
+    o      = o ⊙ σ(W_g x̂)          (out_gate; reads the PRE-conv input x̂)
+    out    = W_o o
 
 φ adds no trainable parameters (its tensors are buffers). Parameters per mixer:
-3d² (W_qkv) + d² (W_o) + dH + H (W_β) [+ dH + H (W_α)] + d·k_c + d (conv).
-Switches for the spec's ablations: `feat_map`, `use_window`, `gated`, `short_conv` (0 = off).
+3d² (W_qkv) + d² (W_o) + dH + H (W_β) + d·k_c + d (conv), plus dH + H (W_α, gated),
+dH + H (W_e, decoupled_gate), d² + d (W_g, out_gate), d_h (state_norm).
+Switches for the spec's ablations and the v2 levers, all off by default: `feat_map`,
+`use_window`, `gated`, `short_conv` (0 = off), `write_mode`, `decoupled_gate`, `out_gate`,
+`state_norm`.
 """
 
 from __future__ import annotations
@@ -28,7 +35,10 @@ from ..ops.delta_rule import delta_rule, delta_rule_step
 from ..ops.feature_maps import apply_feature_map, feature_dim, l2_normalize, make_feature_buffers
 from ..ops.window_attention import sliding_window_attention
 from .decode_weights import decode_weights
+from .norm import RMSNorm
 from .short_conv import ShortConv
+
+WRITE_MODES = ("delta", "additive")
 
 
 @dataclass
@@ -68,28 +78,56 @@ class PrizmaMixer(nn.Module):
         chunk_size: int = 64,
         beta_cap: float = 0.99,
         backend: str = "auto",
+        feat_rank: int = 0,
+        write_mode: str = "delta",
+        decoupled_gate: bool = False,
+        out_gate: bool = False,
+        state_norm: bool = False,
     ) -> None:
         super().__init__()
+        if write_mode not in WRITE_MODES:
+            raise ValueError(f"write_mode: unknown {write_mode!r}; choose from {WRITE_MODES}")
+        if decoupled_gate and write_mode == "additive":
+            raise ValueError("decoupled_gate: an additive write has no erase to gate")
         self.d_model, self.n_heads = d_model, n_heads
         self.head_dim = d_model // n_heads
         self.feat_map, self.window, self.use_window = feat_map, window, use_window
         self.gated, self.chunk_size, self.beta_cap, self.backend = gated, chunk_size, beta_cap, backend
-        self.feat_dim = feature_dim(feat_map, self.head_dim, feat_n2)
-        for name, tensor in make_feature_buffers(feat_map, self.head_dim, feat_n2, feat_seed).items():
+        self.write_mode = write_mode
+        self.feat_dim = feature_dim(feat_map, self.head_dim, feat_n2, feat_rank)
+        buffers = make_feature_buffers(feat_map, self.head_dim, feat_n2, feat_seed, feat_rank)
+        for name, tensor in buffers.items():
             self.register_buffer(name, tensor)
         self.conv = ShortConv(d_model, short_conv) if short_conv > 0 else None
         self.qkv = nn.Linear(d_model, 3 * d_model, bias=False)
         self.beta_proj = nn.Linear(d_model, n_heads)
         self.alpha_proj = nn.Linear(d_model, n_heads) if gated else None
         self.out = nn.Linear(d_model, d_model, bias=False)
+        # The v2 levers (None when off, so the default model draws and holds nothing extra).
+        self.erase_proj = nn.Linear(d_model, n_heads) if decoupled_gate else None
+        self.gate_proj = nn.Linear(d_model, d_model) if out_gate else None
+        self.state_norm = RMSNorm(self.head_dim) if state_norm else None
 
     def _features(self, x: torch.Tensor) -> torch.Tensor:
         return apply_feature_map(self.feat_map, x, self._buffers)
 
-    def _gates(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        beta = self.beta_cap * torch.sigmoid(self.beta_proj(x))
-        alpha = 0.5 + 0.5 * torch.sigmoid(self.alpha_proj(x)) if self.gated else None
-        return beta, alpha
+    def _activate(self, beta_logits, alpha_logits, erase_logits):
+        """Gate logits [..., H] -> (β, α or None, β^e or None); None for β^e means β^e = β."""
+        beta = self.beta_cap * torch.sigmoid(beta_logits)
+        alpha = None if alpha_logits is None else 0.5 + 0.5 * torch.sigmoid(alpha_logits)
+        if self.write_mode == "additive":
+            return beta, alpha, torch.zeros_like(beta)
+        erase = None if erase_logits is None else self.beta_cap * torch.sigmoid(erase_logits)
+        return beta, alpha, erase
+
+    def _gates(self, x: torch.Tensor):
+        """x: [B, T, d] -> (β, α, β^e), each [B, H, T] or None."""
+        gates = self._activate(
+            self.beta_proj(x),
+            self.alpha_proj(x) if self.alpha_proj is not None else None,
+            self.erase_proj(x) if self.erase_proj is not None else None,
+        )
+        return [None if g is None else g.transpose(1, 2) for g in gates]
 
     def forward(self, xn: torch.Tensor, return_state: bool = False):
         """xn: normalised input [B, T, d] -> [B, T, d].
@@ -101,15 +139,19 @@ class PrizmaMixer(nn.Module):
         qkv = self.qkv(x).view(B, T, self.n_heads, 3, self.head_dim).permute(3, 0, 2, 1, 4)
         q, k, v = l2_normalize(qkv[0]), l2_normalize(qkv[1]), qkv[2]  # [B, H, T, d_h]
         phi_q, phi_k = self._features(q), self._features(k)
-        beta, alpha = self._gates(x)
-        beta = beta.transpose(1, 2)
-        alpha = alpha.transpose(1, 2) if alpha is not None else None
+        beta, alpha, erase = self._gates(x)
         o, S = delta_rule(
-            phi_q, phi_k, v, beta, alpha, chunk_size=self.chunk_size, backend=self.backend
+            phi_q, phi_k, v, beta, alpha, chunk_size=self.chunk_size, backend=self.backend,
+            erase=erase,
         )
+        if self.state_norm is not None:
+            o = self.state_norm(o)
         if self.use_window:
             o = o + sliding_window_attention(q, k, v, self.window)
-        out = self.out(o.transpose(1, 2).reshape(B, T, d))
+        o = o.transpose(1, 2).reshape(B, T, d)
+        if self.gate_proj is not None:
+            o = o * torch.sigmoid(self.gate_proj(xn))
+        out = self.out(o)
         return (out, self._state_after(xn, k, v, S)) if return_state else out
 
     def _state_after(self, xn, k, v, S) -> MixerState:
@@ -141,12 +183,23 @@ class PrizmaMixer(nn.Module):
             ),
         )
 
+    def _fused_out_gate(self) -> bool:
+        """W_g joins the fused input matmul only when it reads the same input (no conv)."""
+        return self.gate_proj is not None and self.conv is None
+
     def _decode_layout(self) -> dict[str, torch.Tensor]:
-        """W_qkv, W_β (and W_α) fused into one pre-transposed matrix with one bias vector."""
-        gates = [self.beta_proj] + ([self.alpha_proj] if self.gated else [])
+        """W_qkv, W_β (and W_α, W_e, W_g when they read x) fused into one pre-transposed matrix
+        with one bias vector; columns in that order. An out gate behind a conv reads x̂, not x,
+        so it keeps its own pre-transposed matrix (w_gate, b_gate)."""
+        gates = [g for g in (self.beta_proj, self.alpha_proj, self.erase_proj) if g is not None]
+        if self._fused_out_gate():
+            gates.append(self.gate_proj)
         weight = torch.cat([self.qkv.weight] + [g.weight for g in gates])
         bias = torch.cat([self.qkv.weight.new_zeros(3 * self.d_model)] + [g.bias for g in gates])
-        return {"w_in": weight.t().contiguous(), "b_in": bias, "w_out": self.out.weight.t().contiguous()}
+        layout = {"w_in": weight.t().contiguous(), "b_in": bias, "w_out": self.out.weight.t().contiguous()}
+        if self.gate_proj is not None and not self._fused_out_gate():
+            layout["w_gate"], layout["b_gate"] = self.gate_proj.weight.t().contiguous(), self.gate_proj.bias
+        return layout
 
     def step(self, xn_t: torch.Tensor, state: MixerState) -> torch.Tensor:
         """xn_t: normalised input [B, d] -> [B, d]; updates `state` in place."""
@@ -158,14 +211,20 @@ class PrizmaMixer(nn.Module):
             x = F.silu(x)
         else:
             x = xn_t
-        z = torch.addmm(w["b_in"], x, w["w_in"])  # [B, 3d + H (+ H)]: q, k, v and gate logits
+        z = torch.addmm(w["b_in"], x, w["w_in"])  # [B, 3d + H (+ H + H + d)]: q, k, v, gate logits
         qkv = z[:, : 3 * d].view(B, H, 3, dh)
         qk = l2_normalize(qkv[:, :, :2])  # [B, H, 2, d_h]: q and k normalised together
         v = qkv[:, :, 2]
-        beta = self.beta_cap * torch.sigmoid(z[:, 3 * d : 3 * d + H])
-        alpha = 0.5 + 0.5 * torch.sigmoid(z[:, 3 * d + H :]) if self.gated else None
+        end = 3 * d + H
+        logits = [z[:, 3 * d : end]]
+        for proj in (self.alpha_proj, self.erase_proj):
+            logits.append(None if proj is None else z[:, end : end + H])
+            end += 0 if proj is None else H
+        beta, alpha, erase = self._activate(*logits)
         phi = self._features(qk)
-        o, state.S = delta_rule_step(phi[:, :, 0], phi[:, :, 1], v, beta, alpha, state.S)
+        o, state.S = delta_rule_step(phi[:, :, 0], phi[:, :, 1], v, beta, alpha, state.S, erase)
+        if self.state_norm is not None:
+            o = self.state_norm(o)
         if self.use_window:
             slot = state.position % self.window
             state.window_k[:, :, slot] = qk[:, :, 1]
@@ -178,4 +237,8 @@ class PrizmaMixer(nn.Module):
                 qk[:, :, :1], state.window_k, state.window_v, attn_mask=mask
             ).squeeze(2)
         state.position += 1
-        return o.reshape(B, d) @ w["w_out"]
+        o = o.reshape(B, d)
+        if self.gate_proj is not None:
+            gate = z[:, end:] if self._fused_out_gate() else torch.addmm(w["b_gate"], xn_t, w["w_gate"])
+            o = o * torch.sigmoid(gate)
+        return o @ w["w_out"]

@@ -19,7 +19,7 @@ from torch import nn
 from ..config import require
 from ..layers.init import init_linear_and_embedding_
 from ..layers.norm import RMSNorm
-from ..layers.prizma_mixer import MixerState, PrizmaMixer
+from ..layers.prizma_mixer import WRITE_MODES, MixerState, PrizmaMixer
 from ..layers.swiglu import SwiGLU
 from ..ops.feature_maps import FEATURE_MAPS
 from .base import SequenceLM, register_model
@@ -34,8 +34,9 @@ class PrizmaSeqConfig:
     n_layers: int = 4
     n_heads: int = 4
     d_ff: int | None = None  # None: round(8/3 · d / 8) · 8
-    feat_map: str = "quad2"  # "quad2" | "rand_linear" | "none"
+    feat_map: str = "quad2"  # "quad2" | "quad2_lowrank" | "rand_linear" | "none"
     feat_n2: int = 224  # monomials (quad2) / extra width (rand_linear): d_φ = d_h + feat_n2
+    feat_rank: int = 0  # quad2_lowrank's r (0 = 14): d_φ = d_h + r(r+1)/2
     feat_seed: int = 1234
     window: int = 16
     use_window: bool = True
@@ -46,6 +47,11 @@ class PrizmaSeqConfig:
     chunk_size: int = 64
     beta_cap: float = 0.99
     backend: str = "auto"  # delta-rule backend: auto | chunked | recurrent | fla
+    # The v2 levers, all off by default (the off model is bit-identical to the model without them).
+    write_mode: str = "delta"  # "delta" | "additive" (no erase: u = β v)
+    decoupled_gate: bool = False  # own erase strength β^e = β_cap σ(W_e x) (needs write_mode delta)
+    out_gate: bool = False  # o ⊙ σ(W_g RMSNorm_1(h)) before W_o
+    state_norm: bool = False  # RMSNorm over d_h of the state read o_Δ (gain shared by heads)
 
     def __post_init__(self) -> None:
         require_lm_shape(self)
@@ -56,6 +62,19 @@ class PrizmaSeqConfig:
         require(
             self.feat_map == "none" or self.feat_n2 >= 1, "feat_n2",
             f"must be >= 1 for {self.feat_map}, got {self.feat_n2}",
+        )
+        require(self.feat_rank >= 0, "feat_rank", f"must be >= 0, got {self.feat_rank}")
+        require(
+            self.feat_rank == 0 or self.feat_map == "quad2_lowrank", "feat_rank",
+            f"only applies to feat_map='quad2_lowrank' (got feat_map={self.feat_map!r})",
+        )
+        require(
+            self.write_mode in WRITE_MODES, "write_mode",
+            f"unknown write mode {self.write_mode!r}; choose from {WRITE_MODES}",
+        )
+        require(
+            not (self.decoupled_gate and self.write_mode == "additive"), "decoupled_gate",
+            "gates the erase, which write_mode='additive' does not have",
         )
         require(self.window >= 1, "window", f"must be >= 1, got {self.window}")
         require(self.short_conv >= 0, "short_conv", f"must be >= 0, got {self.short_conv}")
@@ -99,6 +118,8 @@ class PrizmaSeqBlock(nn.Module):
         self.mixer = PrizmaMixer(
             cfg.d_model, cfg.n_heads, cfg.feat_map, cfg.feat_n2, cfg.feat_seed, cfg.window,
             cfg.use_window, cfg.gated, cfg.short_conv, cfg.chunk_size, cfg.beta_cap, cfg.backend,
+            feat_rank=cfg.feat_rank, write_mode=cfg.write_mode, decoupled_gate=cfg.decoupled_gate,
+            out_gate=cfg.out_gate, state_norm=cfg.state_norm,
         )
         self.ffn = SwiGLU(cfg.d_model, cfg.d_ff)
 

@@ -1,7 +1,8 @@
 """Pure tensor functions, each fast form beside the plain loop it must agree with.
 
-    delta rule        o, S = delta_rule(q, k, v, beta, alpha, S0)               o_t = S_{t-1} q_t, then S_t
-    feature maps      phi = apply_feature_map(x, "quad2", buffers)              parameter-free monomials
+    delta rule        o, S = delta_rule(q, k, v, beta, alpha, S0, erase=None)   o_t = S_{t-1} q_t, then S_t
+    feature maps      phi = apply_feature_map("quad2", x, buffers)              parameter-free monomials
+                      (FEATURE_MAPS: none, quad2, quad2_lowrank, rand_linear)
     window attention  sliding_window_attention(q, k, v, window)                 exact w-token causal window
     multi-rate scan   h = multirate_scan_chunked(z, rates)                       h_t = γ h_{t-1} + (1-γ) z_t
     tape scan         M = tape_scan(a, b, m0)                                    M_t = A_t ⊙ M_{t-1} + B_t
@@ -12,7 +13,7 @@ Every public op is exported here; `*_recurrent`, `*_reference` and `*_naive` are
 """
 
 from .delta_rule import delta_rule, delta_rule_chunked, delta_rule_recurrent, delta_rule_step
-from .feature_maps import apply_feature_map, feature_dim, make_feature_buffers
+from .feature_maps import FEATURE_MAPS, apply_feature_map, feature_dim, make_feature_buffers
 from .holo_scan import holo_scan, holo_scan_naive
 from .multirate_scan import (
     log_spaced_rates,
@@ -25,6 +26,7 @@ from .vsa import cleanup, hrr_bind, hrr_unbind, map_bind, map_unbind, random_bip
 from .window_attention import sliding_window_attention, sliding_window_attention_reference
 
 __all__ = [
+    "FEATURE_MAPS",
     "apply_feature_map",
     "cleanup",
     "delta_rule",
