@@ -133,3 +133,22 @@ def test_leftovers_of_a_kill_are_cleaned_up_on_the_next_start(tmp_path):
     (ckpt / f".{weights_name(40)}.tmp0").write_bytes(b"junk")
     train(_model(), TASK, CFG, run)  # the trainer cleans up when it starts
     assert not (ckpt / f".{weights_name(40)}.tmp0").exists()
+
+
+def test_dcp_folders_need_the_manifest_and_kill_leftovers_are_cleaned(tmp_path):
+    from prismlm.train.checkpoint import clean_checkpoints
+    from prismlm.train.sharded_checkpoint import verify_manifest, write_manifest
+
+    planted = tmp_path / "step-2.dcp"
+    planted.mkdir()
+    (planted / ".metadata").write_bytes(b"pickle bytes")
+    with pytest.raises(CheckpointError, match="manifest"):
+        verify_manifest(planted)  # refused before torch would unpickle .metadata
+    write_manifest(planted, 2)
+    assert verify_manifest(planted)["step"] == 2
+    (planted / "__0_0.distcp").write_bytes(b"extra")
+    with pytest.raises(CheckpointError, match="extra"):
+        verify_manifest(planted)
+    (tmp_path / ".step-3.dcp.tmp").mkdir()  # killed mid-write
+    removed = clean_checkpoints(tmp_path)  # nothing committed: the uncommitted folder goes too
+    assert set(removed) == {".step-3.dcp.tmp", "step-2.dcp"} and not any(tmp_path.iterdir())

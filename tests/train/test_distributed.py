@@ -3,7 +3,9 @@
 Each rank trains on its own rows of the global batch, accumulating micro-batches; the loss curve
 and final weights equal a single process's on the same global batch to fp32 tolerance. A run
 SIGKILLed mid-way under torchrun resumes from its checkpoint and ends with the weights of an
-uninterrupted run. Results come back as safetensors and JSON (nothing is unpickled).
+uninterrupted run. An FSDP2 model and its AdamW state round-trip through a sharded DCP folder
+(each rank its shards), and a folder whose files no longer match prismlm's manifest is refused
+before torch unpickles anything. Results come back as safetensors and JSON.
 """
 
 import json
@@ -19,6 +21,7 @@ from safetensors.torch import load_file
 import prismlm
 from prismlm.train import TrainConfig, train
 from prismlm.train.checkpoint import latest_step
+from prismlm.train.sharded_checkpoint import MANIFEST
 
 HERE = Path(__file__).parent
 SRC = str(Path(prismlm.__file__).parents[1])  # the subprocesses must import this same prismlm
@@ -49,7 +52,8 @@ def _torchrun(*jobs: dict) -> subprocess.CompletedProcess:
 def two_rank_runs(tmp_path_factory):
     """Both parallel modes trained on 2 gloo ranks, in a single torchrun launch."""
     root = tmp_path_factory.mktemp("two_ranks")
-    proc = _torchrun(*({"out": root / mode, "train": {**RUN, **fields}} for mode, fields in MODES.items()))
+    jobs = [{"out": root / mode, "train": {**RUN, **fields}} for mode, fields in MODES.items()]
+    proc = _torchrun(*jobs, {"out": root / "dcp", "dcp_roundtrip": True})
     assert proc.returncode == 0, proc.stderr[-3000:]
     return root
 
@@ -94,8 +98,21 @@ def test_fsdp_run_killed_under_torchrun_resumes_to_the_uninterrupted_weights(tmp
     proc = _torchrun({"out": tmp_path / "killed", "train": fields, "run_dir": run_dir, "kill_at_eval": 3})
     assert proc.returncode != 0  # rank 0 was SIGKILLed at step 9
     assert latest_step(run_dir / "checkpoints") == 8
+    assert (run_dir / "checkpoints" / "step-8.dcp" / MANIFEST).is_file()  # sharded, each rank its shards
     proc = _torchrun({"out": out, "train": fields, "run_dir": run_dir})
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert json.loads((out / "result.json").read_text())["resumed_from"] == 8
     model, _ = _single(KILLED)
     _assert_same_weights(model, load_file(str(out / "weights.safetensors")))
+
+
+def test_fsdp_state_round_trips_through_a_sharded_dcp_folder(two_rank_runs):
+    out = two_rank_runs / "dcp"
+    saved, loaded = load_file(str(out / "saved.safetensors")), load_file(str(out / "loaded.safetensors"))
+    assert set(saved) == set(loaded) and any(k.startswith("optim/") for k in saved)
+    for key, value in saved.items():
+        assert torch.equal(value, loaded[key]), key
+    refused = json.loads((out / "refused.json").read_text())
+    # a shard per rank beside DCP's metadata and prismlm's manifest
+    assert {"__0_0.distcp", "__1_0.distcp", ".metadata", MANIFEST} <= set(refused["files"])
+    assert "SHA-256" in refused["error"]

@@ -13,6 +13,7 @@ def test_pretrain_smoke_runs_offline(tmp_path, monkeypatch):
 
     monkeypatch.setattr(socket, "socket", refuse)
     monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.chdir(tmp_path)  # as from a fresh clone: nothing read from the checkout's folders
     for phase in ("pretrain", "instruct"):
         out = tmp_path / phase
         res = CliRunner().invoke(app, ["pretrain", "--smoke", "--phase", phase, "--out", str(out)])

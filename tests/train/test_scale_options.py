@@ -2,6 +2,7 @@
 init_from, throughput records and the optional loggers."""
 
 import importlib.util
+import json
 
 import pytest
 import torch
@@ -163,6 +164,14 @@ def test_tensorboard_logs_scalars(tmp_path):
     events.Reload()
     assert "train/loss" in events.Tags()["scalars"] and "eval/loss" in events.Tags()["scalars"]
     assert len(events.Scalars("train/loss")) == BASE["steps"]
+    # every logged scalar is the one metrics.jsonl records, at its step
+    records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    for kind in ("train", "eval"):
+        logged = [(r["step"], r["loss"]) for r in records if r["kind"] == kind]
+        read = [(e.step, e.value) for e in events.Scalars(f"{kind}/loss")]
+        assert [s for s, _ in read] == [s for s, _ in logged]
+        assert [v for _, v in read] == pytest.approx([v for _, v in logged], rel=1e-6)  # float32 events
+    assert {"train/tokens_per_s", "train/lr"} <= set(events.Tags()["scalars"])
 
 
 def test_missing_optional_loggers_warn_and_training_goes_on(tmp_path):

@@ -31,6 +31,7 @@ write path applied to fact vectors instead of tokens (the text → slots encoder
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -106,6 +107,20 @@ def seeded_init(
     return (1.0 - blend) * init + blend * memory
 
 
+WRITE_ADDRESSES = ("learned", "shared", "broadcast")
+
+
+def slot_keys(num_slots: int, d_mem: int) -> torch.Tensor:
+    """Fixed slot keys K [S, d_mem] of the "shared" write address: rows of the DCT-II basis,
+    K_sj = √2·cos(π s (j + ½) / d_mem) (row 0 = 1), orthonormal up to √d_mem when S ≤ d_mem;
+    deterministic, so they need no seed and build on any device (meta included)."""
+    s = torch.arange(num_slots, dtype=torch.float32)[:, None]
+    j = torch.arange(d_mem, dtype=torch.float32)[None, :] + 0.5
+    keys = torch.cos(math.pi * s * j / d_mem) * math.sqrt(2.0)
+    keys[0] = 1.0
+    return keys
+
+
 class MemoryExpert(Expert):
     """Read/write head on the shared tape. x: [N, d_model] dispatched tokens -> [N, d_model].
 
@@ -113,18 +128,50 @@ class MemoryExpert(Expert):
     "thread" (updated), "state" (this block's tape at the last position, [B, S, d_mem]) and
     "read_entropy" (mean entropy of the read weights, scalar).
     Parameters: d·(S + 1 + 3·d_mem) + S + 1 + 3·d_mem (write/read heads) + d_mem·d + d (out).
+    write_address: "learned" (w = softmax(W_addr x), the d·S + S above), "shared" (w =
+    softmax(q·Kᵀ/√d_mem) with the read query q and fixed `slot_keys` K: no parameters, slots
+    still addressed) or "broadcast" (w = 1: the reference's write, which keeps every slot equal
+    to the others when they start equal). bias=False drops the address, add, query and output
+    biases (the reference's head: 4·d·d_mem + d + 1 + d_mem with write_address != "learned").
     """
 
     kind = "memory"
 
     def __init__(
-        self, d_model: int, d_mem: int, num_slots: int, chunk: int | None = None
+        self, d_model: int, d_mem: int, num_slots: int, chunk: int | None = None,
+        write_address: str = "learned", bias: bool = True,
     ) -> None:
         super().__init__()
+        if write_address not in WRITE_ADDRESSES:
+            raise ValueError(f"unknown write_address {write_address!r}; choose from {WRITE_ADDRESSES}")
         self.d_mem, self.num_slots, self.chunk = d_mem, num_slots, chunk
-        # Fused projections: slot address (S), write strength (1), erase, add, query (d_mem each).
-        self.proj = nn.Linear(d_model, num_slots + 1 + 3 * d_mem)
-        self.w_out = nn.Linear(d_mem, d_model)
+        self.write_address = write_address
+        n_addr = num_slots if write_address == "learned" else 0
+        # Fused projections: slot address (S, "learned" only), write strength (1), erase, add,
+        # query (d_mem each). bias=False is the reference's: only strength and erase keep one.
+        self.proj = nn.Linear(d_model, n_addr + 1 + 3 * d_mem, bias=bias)
+        self.gate_bias = None if bias else nn.Parameter(torch.zeros(1 + d_mem))
+        self.w_out = nn.Linear(d_mem, d_model, bias=bias)
+        if write_address == "shared":
+            self.register_buffer("slot_keys", slot_keys(num_slots, d_mem))
+
+    def _heads(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """x: [N, d_model] -> write address w [N, S] (rows in Δ^S, or all ones for "broadcast"),
+        strength, erase, add, query logits ([N, 1], then [N, d_mem] each)."""
+        s, dm = self.num_slots, self.d_mem
+        h = self.proj(x)
+        if self.gate_bias is not None:
+            zeros = self.gate_bias.new_zeros(2 * dm)
+            h = h + torch.cat([self.gate_bias, zeros]).to(h.dtype)
+        if self.write_address == "learned":
+            addr, strength, erase, add, query = h.split([s, 1, dm, dm, dm], dim=-1)
+            return torch.softmax(addr, -1), strength, erase, add, query
+        strength, erase, add, query = h.split([1, dm, dm, dm], dim=-1)
+        if self.write_address == "shared":  # the query's match with each slot's fixed key
+            w = torch.softmax(query @ self.slot_keys.to(query.dtype).T / math.sqrt(dm), -1)
+        else:  # "broadcast": one vector into every slot, the reference's write
+            w = torch.ones_like(query[..., :1]).expand(*query.shape[:-1], s)
+        return w, strength, erase, add, query
 
     def fact_maps(self, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The write of a fact vector u as if a token routed here with weight 1 carried it.
@@ -132,22 +179,21 @@ class MemoryExpert(Expert):
         u: [..., d_model] (e.g. RMSNorm of a text's mean token embedding) -> (A, B), each
         [..., S, d_mem]: A = 1 − g w eᵀ, B = g w aᵀ with this head's own w, g, e, a.
         """
-        s, dm = self.num_slots, self.d_mem
-        addr, strength, erase, add, _ = self.proj(u).split([s, 1, dm, dm, dm], dim=-1)
-        gw = torch.softmax(addr, -1) * torch.sigmoid(strength)
+        w, strength, erase, add, _ = self._heads(u)
+        gw = w * torch.sigmoid(strength)
         return write_maps(gw, torch.sigmoid(erase), add, torch.ones_like(gw[..., 0]))
 
     def forward(self, x: torch.Tensor, ctx: ExpertContext | None = None) -> torch.Tensor:
         if ctx is None or ctx.thread is None:
             raise ValueError("the memory expert needs an ExpertContext with a TapeThread")
         s, dm = self.num_slots, self.d_mem
-        addr, strength, erase, add, query = self.proj(x).split([s, 1, dm, dm, dm], dim=-1)
+        w, strength, erase, add, query = self._heads(x)
         n_pos = ctx.batch * ctx.length
         # Scatter the small write vectors; tokens not routed here get strength 0, i.e. the
         # identity map (A = 1, B = 0). The big [B, T, S, d_mem] maps are formed once, densely.
         vec = torch.cat(
             [
-                torch.softmax(addr, -1) * (torch.sigmoid(strength) * ctx.weights[:, None]),
+                w * (torch.sigmoid(strength) * ctx.weights[:, None]),
                 torch.sigmoid(erase),
                 add,
             ],

@@ -58,19 +58,24 @@ def build_experts(
     num_slots: int,
     memory_kind: str = "tape",
     neural_hidden: int | None = None,
+    write_address: str = "learned",
+    expert_bias: bool = True,
 ) -> nn.ModuleList:
     """One expert per kind. `memory_kind` picks the memory implementation: "tape" (slot
     addressed, NTM erase/add) or "holo" (holographic bind/superpose, `HoloMemoryExpert`).
-    `neural_hidden`: the neural expert's SwiGLU width (None = 2·d_model)."""
+    `neural_hidden`: the neural expert's SwiGLU width (None = 2·d_model). `write_address` and
+    `expert_bias` go to the tape's `MemoryExpert` (and the bias to the symbolic output)."""
     experts: list[Expert] = []
     for kind in kinds:
         if kind == "neural":
             experts.append(NeuralExpert(d_model, neural_hidden or 2 * d_model))
         elif kind == "symbolic":
-            experts.append(SymbolicExpert(d_model))
+            experts.append(SymbolicExpert(d_model, out_bias=expert_bias))
         elif kind == "memory":
             if memory_kind == "tape":
-                experts.append(MemoryExpert(d_model, d_mem, num_slots))
+                experts.append(
+                    MemoryExpert(d_model, d_mem, num_slots, None, write_address, expert_bias)
+                )
             elif memory_kind == "holo":
                 experts.append(HoloMemoryExpert(d_model, d_mem, num_slots))
             else:
@@ -97,6 +102,8 @@ class PrismBlock(nn.Module):
         norm_eps: float = 1e-6,
         memory_kind: str = "tape",
         neural_hidden: int | None = None,
+        write_address: str = "learned",
+        expert_bias: bool = True,
     ) -> None:
         super().__init__()
         self.kinds = tuple(kinds)
@@ -106,7 +113,8 @@ class PrismBlock(nn.Module):
         self.norm_route = RMSNorm(d_model, norm_eps)
         self.router = PolymorphicRouter(d_model, d_mem, len(self.kinds), top_k, epsilon)
         self.experts = build_experts(
-            self.kinds, d_model, d_mem, num_slots, memory_kind, neural_hidden
+            self.kinds, d_model, d_mem, num_slots, memory_kind, neural_hidden, write_address,
+            expert_bias,
         )
         self.last_stats: BlockStats | None = None
 

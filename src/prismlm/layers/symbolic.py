@@ -72,13 +72,13 @@ class SymbolicExpert(Expert):
 
     kind = "symbolic"
 
-    def __init__(self, d_model: int) -> None:
+    def __init__(self, d_model: int, out_bias: bool = True) -> None:
         super().__init__()
         if d_model < 2:
             raise ValueError(f"d_model must be >= 2 for the compare primitive, got {d_model}")
         self.w_arg = nn.Linear(d_model, 3 * d_model)
         self.w_sel = nn.Linear(d_model, len(PRIMITIVES))
-        self.w_out = nn.Linear(d_model, d_model)
+        self.w_out = nn.Linear(d_model, d_model, bias=out_bias)  # the reference has none
         self.last_choice: torch.Tensor | None = None
 
     def forward(self, x: torch.Tensor, ctx: ExpertContext | None = None) -> torch.Tensor:

@@ -11,11 +11,15 @@ d_mem × slots; all tie embeddings and use init std 0.02. The reference's "700m"
 parameters, so it is named `846m` here (`700m` is kept as an alias). The reference's
 `num_read_heads = 2` adds nothing: its memory head never reads it.
 
-Counting. `reference_parameter_count(cfg)` is the reference architecture's count in closed form
-(it reproduces the reference's own figures, `REFERENCE_COUNTS`). prismlm's PRISM has exactly
-`prismlm_extra_parameters(cfg)` more: per memory block a write-address head d·S + S (prismlm writes
-per slot; the reference writes one vector to every slot) and the biases 2·d_mem + d of its fused
-memory projections, a symbolic output bias d per block, and the learned initial tape S·d_mem.
+Counting. The tape presets set `REFERENCE_MEMORY`, so their memory head has the reference's
+parameters: no write-address head (the address is "shared": the read query against fixed slot
+keys, so prismlm keeps a causal, slot-addressed write where the reference writes one vector to
+every slot), no biases on the query, add and output projections nor on the symbolic output, and a
+tape that starts at zeros. `reference_parameter_count(cfg)` is the reference architecture's count
+in closed form (it reproduces the reference's own figures, `REFERENCE_COUNTS`), and the presets
+count exactly that. prismlm's own head (the PrismConfig defaults) has `prismlm_extra_parameters`
+more: per memory block the address head d·S + S and the biases 2·d_mem + d, a symbolic output
+bias d per block, and the learned initial tape S·d_mem.
 
 The holo variant follows the reference's `build_holo_config`: memory_kind "holo" with a tape of
 D = S·d_mem = 32 × 256 = 8192 (32 × 64 for tiny). The matched models keep PRISM's width and depth
@@ -59,6 +63,9 @@ PRESETS: dict[str, dict[str, Any]] = {
 ALIASES = {"700m": "846m"}  # the reference's name for the 846M preset
 # The reference's own parameter counts at vocab 50304 (spec prism-reference-gaps R1), in millions.
 REFERENCE_COUNTS = {"tiny": 7.3, "300m": 319.1, "350m": 370.8, "846m": 845.6, "1b": 1807.2}
+# The reference's memory head and symbolic output (module docstring): no write-address head, no
+# query/add/output biases, a tape that starts at zeros.
+REFERENCE_MEMORY = dict(write_address="shared", expert_bias=False, learned_tape_init=False)
 HOLO_MEMORY = dict(d_mem=256, num_slots=32)  # D = 8192, the reference's build_holo_config
 HOLO_MEMORY_TINY = dict(d_mem=64, num_slots=32)
 MODELS = ("prism", "prism-holo", "prizma-seq", "transformer")
@@ -78,6 +85,8 @@ def prism_preset(name: str, vocab_size: int = PRESET_VOCAB, holo: bool = False, 
     fields: dict[str, Any] = dict(PRESETS[name], vocab_size=vocab_size, tie_embeddings=True, init_std=0.02)
     if holo:
         fields.update(memory_kind="holo", **(HOLO_MEMORY_TINY if name == "tiny" else HOLO_MEMORY))
+    else:
+        fields.update(REFERENCE_MEMORY)
     fields.update(overrides)
     return PrismConfig(**fields)
 
@@ -122,7 +131,7 @@ def reference_parameter_count(cfg: PrismConfig) -> int:
 
 
 def prismlm_extra_parameters(cfg: PrismConfig) -> int:
-    """prismlm PRISM (tape) minus the reference at the same sizes (module docstring)."""
+    """prismlm's own memory head (PrismConfig defaults) minus the reference's at cfg's sizes."""
     require(cfg.memory_kind == "tape", "memory_kind", "the comparison is defined for the tape memory")
     d, dm, s, n = cfg.d_model, cfg.d_mem, cfg.num_slots, cfg.n_layers
     return (n - 1) * (d * s + s + 2 * dm + d) + n * d + s * dm

@@ -28,7 +28,7 @@ from torch import nn
 
 from ..config import require
 from ..layers.init import init_linear_and_embedding_
-from ..layers.memory_tape import TapeThread, seeded_init
+from ..layers.memory_tape import WRITE_ADDRESSES, TapeThread, seeded_init
 from ..layers.norm import RMSNorm
 from ..layers.prism_block import BlockState, PrismBlock
 from .base import SequenceLM, register_model
@@ -50,6 +50,12 @@ class PrismConfig:
     expert_types: the expert kinds every block routes over, any non-empty subset of
     EXPERT_KINDS, stored in EXPERT_KINDS order (so two spellings of one model share a
     fingerprint); top_k ≤ their number. Single-kind models are the modular-pretraining phases.
+    write_address, expert_bias, learned_tape_init (tape memory only; the defaults are prismlm's
+    own head): the memory's write address, "learned" (its own d·S + S head), "shared" (the read
+    query against fixed slot keys, no parameters) or "broadcast" (the reference's degenerate
+    write to every slot); expert_bias=False drops the memory's address/add/query/output and the
+    symbolic output biases; learned_tape_init=False starts the tape at zeros (a buffer). The
+    three set to ("shared", False, False) give the reference's parameters exactly (presets).
     """
 
     vocab_size: int = 256
@@ -71,6 +77,9 @@ class PrismConfig:
     neural_hidden_mult: int = 2
     tie_embeddings: bool = True
     expert_types: tuple[str, ...] = EXPERT_KINDS
+    write_address: str = "learned"
+    expert_bias: bool = True
+    learned_tape_init: bool = True
 
     def __post_init__(self) -> None:
         require(self.vocab_size >= 2, "vocab_size", f"must be >= 2, got {self.vocab_size}")
@@ -111,6 +120,16 @@ class PrismConfig:
             "neural_hidden_mult", f"must be an int >= 1, got {self.neural_hidden_mult!r}",
         )
         require(isinstance(self.tie_embeddings, bool), "tie_embeddings", "must be a bool")
+        require(
+            self.write_address in WRITE_ADDRESSES, "write_address",
+            f"unknown address {self.write_address!r}; choose from {list(WRITE_ADDRESSES)}",
+        )
+        require(isinstance(self.expert_bias, bool), "expert_bias", "must be a bool")
+        require(isinstance(self.learned_tape_init, bool), "learned_tape_init", "must be a bool")
+        require(
+            self.memory_kind == "tape" or (self.write_address, self.learned_tape_init) == ("learned", True),
+            "write_address", "write_address and learned_tape_init apply to the tape memory only",
+        )
 
     def block_kinds(self, layer: int) -> tuple[str, ...]:
         """Expert kinds of block `layer`: `expert_types`, except that the last block drops memory
@@ -150,7 +169,7 @@ class PrismLM(SequenceLM):
         super().__init__(config)
         c = config
         self.embed = nn.Embedding(c.vocab_size, c.d_model)
-        if c.memory_kind == "holo":  # a holographic tape starts empty: H_0 = 0, not learned
+        if c.memory_kind == "holo" or not c.learned_tape_init:  # H_0 = 0 / the reference's zeros
             self.register_buffer("tape_init", torch.zeros(c.num_slots, c.d_mem))
         else:
             self.tape_init = nn.Parameter(torch.randn(c.num_slots, c.d_mem))
@@ -168,6 +187,8 @@ class PrismLM(SequenceLM):
                 c.norm_eps,
                 c.memory_kind,
                 c.neural_hidden_mult * c.d_model,
+                c.write_address,
+                c.expert_bias,
             )
             for i in range(c.n_layers)
         )

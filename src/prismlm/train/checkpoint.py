@@ -2,14 +2,18 @@
 
 Layout under `<run_dir>/checkpoints/`:
     step-<N>.safetensors        model weights (tied tensors stored once)
+    step-<N>.dcp/               instead, under FSDP2: the sharded model and optimizer state
+                                (sharded_checkpoint.py; DCP folders are trusted as your own
+                                runs' output and loaded only with prismlm's manifest)
     step-<N>.state.safetensors  trainer state: its tensors (optimizer moments, RNG states) as
                                 safetensors, everything else (step, history, early-stop counters,
                                 configs) as JSON in the file's metadata
     latest.json                 {"step": N, "weights": ..., "state": ...}, the commit point
 
-Nothing is ever unpickled: safetensors and JSON are data formats, so a planted or corrupted file
-can at worst be refused. Each file is written to a temporary name and renamed; `latest.json` is
-replaced last, so a run killed at any instant leaves the previous committed checkpoint intact.
+Outside DCP folders nothing is ever unpickled: safetensors and JSON are data formats, so a
+planted or corrupted file can at worst be refused. Each file is written to a temporary name and
+renamed; `latest.json` is replaced last, so a run killed at any instant leaves the previous
+committed checkpoint intact.
 Names read from `latest.json` are confined to the folder (`prismlm.io.confined_path`).
 
 Loading tries the committed checkpoint first, then older complete ones, warning about each file
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -36,10 +41,10 @@ from ..io import atomic_write, atomic_write_bytes, confined_path
 
 LATEST = "latest.json"
 STATE_FORMAT = "prismlm-trainer-state-1"
-_WEIGHTS = re.compile(r"step-(\d+)\.safetensors")
+_WEIGHTS = re.compile(r"step-(\d+)\.(safetensors|dcp)")
 _STATE = re.compile(r"step-(\d+)\.state\.(safetensors|pt)")  # .pt: the old pickled state
 _SAFE_STATE = re.compile(r"step-(\d+)\.state\.safetensors")
-_TEMP = re.compile(r"\.(step-\d+\.(state\.)?(safetensors|pt)|latest\.json)\..+")
+_TEMP = re.compile(r"\.(step-\d+\.(state\.)?(safetensors|pt|dcp)|latest\.json)\..+")
 _RESERVED = ("__tensor__", "__tuple__", "__intkeys__")
 
 
@@ -148,6 +153,13 @@ def _complete_steps(ckpt_dir: Path) -> list[int]:
 def _remove_step(ckpt_dir: Path, step: int) -> None:
     for name in (weights_name(step), state_name(step), f"step-{step}.state.pt"):
         (ckpt_dir / name).unlink(missing_ok=True)
+    shutil.rmtree(ckpt_dir / f"step-{step}.dcp", ignore_errors=True)
+
+
+def _weights_path(ckpt_dir: Path, step: int) -> Path:
+    """The weights of `step`: its safetensors file, or its DCP folder when that is what exists."""
+    folder = ckpt_dir / f"step-{step}.dcp"
+    return folder if folder.is_dir() else ckpt_dir / weights_name(step)
 
 
 def save_checkpoint(
@@ -157,18 +169,19 @@ def save_checkpoint(
     state: dict[str, Any],
     keep: int = 1,
     weights_dict: dict[str, torch.Tensor] | None = None,
+    written: Path | None = None,
 ) -> Path:
     """Write weights + trainer state for `step`, commit them in `latest.json`, prune old ones.
 
-    weights_dict: the full state dict to write instead of `model`'s (a sharded model's weights
-    gathered to this rank); its tensors must not share storage.
+    weights_dict: the full state dict to write instead of `model`'s; its tensors must not share
+    storage. written: weights already written in the folder (a `sharded_checkpoint` folder).
     """
     ckpt_dir = Path(ckpt_dir)
     ckpt_dir.mkdir(parents=True, exist_ok=True)
-    weights = ckpt_dir / weights_name(step)
-    if weights_dict is None:
+    weights = ckpt_dir / weights_name(step) if written is None else Path(written)
+    if written is None and weights_dict is None:
         atomic_write(weights, lambda tmp: save_model(model, tmp))
-    else:
+    elif written is None:
         atomic_write_bytes(weights, save(weights_dict))
     atomic_write_bytes(ckpt_dir / state_name(step), encode_state(state))
     pointer = {"step": step, "weights": weights.name, "state": state_name(step)}
@@ -219,7 +232,10 @@ def clean_checkpoints(ckpt_dir: Path) -> list[str]:
         return []
     removed = []
     for p in ckpt_dir.iterdir():
-        if _TEMP.fullmatch(p.name) and p.is_file():
+        if _TEMP.fullmatch(p.name) and p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)  # a DCP folder killed mid-write
+            removed.append(p.name)
+        elif _TEMP.fullmatch(p.name) and p.is_file():
             p.unlink(missing_ok=True)
             removed.append(p.name)
     try:
@@ -230,7 +246,7 @@ def clean_checkpoints(ckpt_dir: Path) -> list[str]:
     weights, states = _steps(ckpt_dir, _WEIGHTS), _steps(ckpt_dir, _STATE)
     for step in sorted(weights | states):
         if step > committed or (step < committed and step not in weights & states):
-            names = (weights_name(step), state_name(step), f"step-{step}.state.pt")
+            names = (weights_name(step), state_name(step), f"step-{step}.state.pt", f"step-{step}.dcp")
             removed += [n for n in names if (ckpt_dir / n).exists()]
             _remove_step(ckpt_dir, step)
     return removed
@@ -265,7 +281,7 @@ def load_checkpoint(
     newest = found[0] if found is not None else None
     for step in _complete_steps(ckpt_dir):
         if newest is None or step < newest:
-            candidates.append((ckpt_dir / weights_name(step), ckpt_dir / state_name(step)))
+            candidates.append((_weights_path(ckpt_dir, step), ckpt_dir / state_name(step)))
     if found is None and not failures:
         return None  # nothing committed: a fresh run (clean_checkpoints drops uncommitted files)
     device = next(model.parameters()).device
@@ -282,6 +298,8 @@ def load_checkpoint(
             failures.append(str(err))
             continue
         try:
+            if load_weights is None and weights.is_dir():
+                raise CheckpointError("a sharded (FSDP2) checkpoint: resume it with parallel='fsdp'")
             if load_weights is None:
                 load_model(model, str(weights), device=str(device))
             else:
@@ -310,11 +328,11 @@ def committed_weights(path: Path) -> Path:
     """The weights file another run's folder offers to `TrainConfig.init_from`.
 
     Accepts a run folder (`<run>/checkpoints/latest.json`), a checkpoints folder, a
-    `save_pretrained` folder (`model.safetensors`) or a `.safetensors` file; a CheckpointError
-    naming the path otherwise.
+    `save_pretrained` folder (`model.safetensors`), a `.safetensors` file or a sharded run's
+    `.dcp` folder; a CheckpointError naming the path otherwise.
     """
     path = Path(path)
-    if path.is_file() and path.suffix == ".safetensors":
+    if (path.is_file() and path.suffix == ".safetensors") or (path.is_dir() and path.suffix == ".dcp"):
         return path
     for folder in (path / "checkpoints", path):
         found = read_pointer(folder) if folder.is_dir() else None
@@ -332,7 +350,12 @@ def init_weights(model: nn.Module, path: Path) -> Path:
     """Load the weights `committed_weights(path)` names into `model` (strict); returns the file."""
     weights = committed_weights(path)
     try:
-        load_model(model, str(weights), device=str(next(model.parameters()).device))
+        if weights.is_dir():  # an FSDP2 run's folder: its manifest is verified first
+            from .sharded_checkpoint import load_model_weights
+
+            load_model_weights(weights, model)
+        else:
+            load_model(model, str(weights), device=str(next(model.parameters()).device))
     except Exception as err:  # another architecture, or a damaged file
         raise CheckpointError(
             f"invalid config field 'init_from': {weights} does not fit {type(model).__name__} "

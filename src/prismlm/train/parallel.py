@@ -13,11 +13,11 @@ Gradient accumulation: DDP skips the all-reduce on all but the last micro-batch 
 FSDP2 likewise skips the reduce-scatter (`set_requires_gradient_sync(False)`), accumulating
 unsharded gradients locally until the last micro-batch.
 
-Checkpoints under FSDP2 use `torch.distributed.checkpoint.state_dict`: every rank takes part in
-gathering the full (unsharded) model and optimizer state to rank 0's CPU, which writes the same
-safetensors + JSON checkpoint as a single process (so nothing is ever unpickled and a sharded
-run's checkpoint loads anywhere); on resume every rank reads that file and keeps its own shard.
-The optimizer state is then keyed by parameter name instead of position.
+Checkpoints under FSDP2 are `torch.distributed.checkpoint` folders (sharded_checkpoint.py):
+every rank writes its own shards of the model and AdamW state, nothing is gathered, and a resume
+on any world size reshards them. The trainer state (step, RNG, history) stays in the pickle-free
+safetensors + JSON file rank 0 writes. Older FSDP2 checkpoints (one full safetensors file and a
+name-keyed optimizer state) still load.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from torch import nn
 from .activation import model_blocks
 from .config import TrainConfig
 from .distributed import DistInfo
+from .sharded_checkpoint import dcp_name, load_sharded, save_sharded
 
 
 def sharded(info: DistInfo, config: TrainConfig) -> bool:
@@ -71,48 +72,52 @@ def grad_sync(net: nn.Module, model: nn.Module, info: DistInfo, config: TrainCon
 def _full() -> Any:
     from torch.distributed.checkpoint.state_dict import StateDictOptions
 
-    return StateDictOptions(full_state_dict=True, cpu_offload=True)
-
-
-def gather_state(model: nn.Module, opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
-    """Full model weights and optimizer state on rank 0 (empty elsewhere). Collective."""
-    from torch.distributed.checkpoint.state_dict import get_state_dict
-
-    weights, optim = get_state_dict(model, opt, options=_full())
-    # distinct storages for safetensors (a shared tensor must not be written twice)
-    return {k: v.detach().clone().contiguous() for k, v in weights.items()}, optim
+    return StateDictOptions(full_state_dict=True)
 
 
 def load_sharded_weights(model: nn.Module, path: Path) -> None:
     """Load a full safetensors weights file into an FSDP2-sharded model (each rank its shard)."""
-    from torch.distributed.checkpoint.state_dict import StateDictOptions, set_model_state_dict
+    from torch.distributed.checkpoint.state_dict import set_model_state_dict
 
-    set_model_state_dict(model, load_file(str(path)), options=StateDictOptions(full_state_dict=True))
-
-
-def load_sharded_optimizer(model: nn.Module, opt: torch.optim.Optimizer, state: dict) -> None:
-    """Load a full, name-keyed optimizer state (from `gather_state`) into a sharded optimizer."""
-    from torch.distributed.checkpoint.state_dict import StateDictOptions, set_optimizer_state_dict
-
-    set_optimizer_state_dict(model, opt, state, options=StateDictOptions(full_state_dict=True))
+    set_model_state_dict(model, load_file(str(path)), options=_full())
 
 
 def checkpoint_state(
-    model: nn.Module, opt: torch.optim.Optimizer, is_sharded: bool
-) -> tuple[dict[str, torch.Tensor] | None, dict]:
-    """(full weights or None: write the model itself, optimizer state) for a checkpoint.
-    Sharded: collective, call it on every rank."""
-    return gather_state(model, opt) if is_sharded else (None, opt.state_dict())
+    model: nn.Module, opt: torch.optim.Optimizer, is_sharded: bool, ckpt_dir: Path, step: int, info: DistInfo
+) -> tuple[Path | None, dict]:
+    """(the DCP folder already written or None: write the model itself, the optimizer state for
+    the trainer-state file). Sharded: collective, call it on every rank; the optimizer state is
+    in the folder and the file records only its name."""
+    if not is_sharded:
+        return None, opt.state_dict()
+    return save_sharded(ckpt_dir, step, model, opt, info), {"dcp": dcp_name(step)}
 
 
-def weights_loader(model: nn.Module, is_sharded: bool) -> Callable[[Path], None] | None:
-    """How `load_checkpoint` loads a weights file: into the shards, or its plain default (None)."""
-    return (lambda path: load_sharded_weights(model, path)) if is_sharded else None
+def weights_loader(
+    model: nn.Module, opt: torch.optim.Optimizer, info: DistInfo, is_sharded: bool
+) -> Callable[[Path], None] | None:
+    """How `load_checkpoint` loads a checkpoint's weights: a DCP folder (weights and optimizer)
+    or an older full file into the shards, or its plain default (None)."""
+    if not is_sharded:
+        return None
+
+    def load(path: Path) -> None:
+        if path.is_dir():
+            load_sharded(path, model, opt, info)
+        else:
+            load_sharded_weights(model, path)
+
+    return load
 
 
 def load_optimizer(model: nn.Module, opt: torch.optim.Optimizer, state: dict, is_sharded: bool) -> None:
-    """Restore a checkpoint's optimizer state (name-keyed when sharded, positional otherwise)."""
+    """Restore a checkpoint's optimizer state: already loaded with a DCP folder, name-keyed in an
+    older sharded checkpoint, positional otherwise."""
+    if is_sharded and set(state) == {"dcp"}:
+        return
     if is_sharded:
-        load_sharded_optimizer(model, opt, state)
+        from torch.distributed.checkpoint.state_dict import set_optimizer_state_dict
+
+        set_optimizer_state_dict(model, opt, state, options=_full())
     else:
         opt.load_state_dict(state)

@@ -161,7 +161,7 @@ class _Run:
                 self.ckpt_dir,
                 self.model,
                 check=lambda s, p: check_same_run(s, p, self.configs),
-                load_weights=parallel.weights_loader(self.model, self.sharded),
+                load_weights=parallel.weights_loader(self.model, self.opt, self.info, self.sharded),
             )
         cfg = self.cfg
         self.log = _MetricsLog(
@@ -201,7 +201,9 @@ class _Run:
         self.guard.check()
         if not weights_finite(self.model, self.info):  # reduced over ranks: all stop together
             self.guard.fail(self.step, "a weight")
-        weights, optim = parallel.checkpoint_state(self.model, self.opt, self.sharded)  # collective
+        written, optim = parallel.checkpoint_state(  # collective when sharded
+            self.model, self.opt, self.sharded, self.ckpt_dir, self.step, self.info
+        )
         if not self.info.is_main:
             return
         state = {
@@ -221,7 +223,7 @@ class _Run:
             "fingerprint": fingerprint(self.configs),
         }
         save_checkpoint(
-            self.ckpt_dir, self.step, self.model, state, keep=self.cfg.keep_checkpoints, weights_dict=weights
+            self.ckpt_dir, self.step, self.model, state, keep=self.cfg.keep_checkpoints, written=written
         )
         self.guard.last_checkpoint = self.step
 
