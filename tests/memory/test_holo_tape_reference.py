@@ -128,6 +128,7 @@ def test_packed_kernels_equal_their_dense_definitions():
     x = torch.randint(-9, 10, (5, 64), generator=g, dtype=torch.int8)
     packed = pack_bipolar_rows(x)
     assert [bytes(r.tolist()) for r in packed] == [pack_bipolar(r.float()) for r in x]
+    assert torch.equal(pack_bipolar_rows(x, torch.empty(8, 64, dtype=torch.bool)), packed)
     signs = torch.where(x >= 0, 1.0, -1.0)
     assert torch.equal(unpack_bipolar_rows(packed, 64), signs)
     k, v = x, torch.randint(-9, 10, (5, 64), generator=g, dtype=torch.int8)

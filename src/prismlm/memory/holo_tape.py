@@ -92,7 +92,7 @@ def check_vectors(x: torch.Tensor, dim: int, name: str, check_values: bool = Tru
     return x
 
 
-def _pack_checked(x: torch.Tensor, name: str) -> torch.Tensor:
+def _pack_checked(x: torch.Tensor, name: str, scratch: torch.Tensor) -> torch.Tensor:
     """Validate a [c, d] chunk and pack its signs (sign(0) = +1): uint8 [c, d/8].
 
     fp32 is checked first (NaN / inf / all-zero rows, `check_vectors`); int8 is packed first,
@@ -100,9 +100,9 @@ def _pack_checked(x: torch.Tensor, name: str) -> torch.Tensor:
     signs are all +1.
     """
     if x.dtype != torch.int8:
-        return pack_bipolar_rows(check_vectors(x, x.shape[1], name, check_values=True))
+        return pack_bipolar_rows(check_vectors(x, x.shape[1], name, check_values=True), scratch)
     x = x.contiguous()
-    packed = pack_bipolar_rows(x)
+    packed = pack_bipolar_rows(x, scratch)
     _reject_empty_rows(x, packed, name)
     return packed
 
@@ -206,9 +206,10 @@ class HoloTape:
         bits (`map_bind_superpose_packed`)."""
         delta = torch.zeros(self.dim, dtype=torch.float32)
         c = self.chunk
+        scratch = torch.empty(min(c, k.shape[0]), self.dim, dtype=torch.bool)
         for s in range(0, k.shape[0], c):
-            pk = _pack_checked(k[s : s + c], "keys")
-            pv = _pack_checked(v[s : s + c], "values")
+            pk = _pack_checked(k[s : s + c], "keys", scratch)
+            pv = _pack_checked(v[s : s + c], "values", scratch)
             rows = slice(start + s, start + s + pk.shape[0])
             self._keys[rows], self._values[rows] = pk, pv
             delta += map_bind_superpose_packed(pk, pv, self.dim)

@@ -227,14 +227,26 @@ def unpack_bipolar(blob: bytes, d: int) -> torch.Tensor:
     return torch.from_numpy(bits.astype(np.float32) * 2 - 1)
 
 
-def pack_bipolar_rows(x: torch.Tensor) -> torch.Tensor:
+def pack_bipolar_rows(x: torch.Tensor, scratch: torch.Tensor | None = None) -> torch.Tensor:
     """Batched `pack_bipolar`: [N, d] (any real or int8 dtype; bit 1 where x ≥ 0, first element
-    in the most significant bit) -> uint8 [N, d/8]; row i holds the bytes of pack_bipolar(x[i])."""
+    in the most significant bit) -> uint8 [N, d/8]; row i holds the bytes of pack_bipolar(x[i]).
+
+    scratch: optional bool [≥ N, d] CPU buffer for the x ≥ 0 mask; callers packing many chunks
+    pass one, so that each chunk does not allocate (and page-fault) a fresh N·d-byte mask.
+    """
     import numpy as np
 
     if x.dim() != 2 or x.shape[1] % 8:
         raise ValueError(f"pack_bipolar_rows needs [N, d] with d % 8 == 0, got {tuple(x.shape)}")
-    return torch.from_numpy(np.packbits(x.detach().cpu().numpy() >= 0, axis=-1))
+    xn = x.detach().cpu().numpy()
+    if scratch is None:
+        mask = xn >= 0
+    else:
+        if scratch.dtype != torch.bool or scratch.shape[0] < x.shape[0] or scratch.shape[1] != x.shape[1]:
+            raise ValueError(f"scratch must be bool [>= {x.shape[0]}, {x.shape[1]}], got "
+                             f"{scratch.dtype} {tuple(scratch.shape)}")  # fmt: skip
+        mask = np.greater_equal(xn, 0, out=scratch[: x.shape[0]].numpy())
+    return torch.from_numpy(np.packbits(mask, axis=-1))
 
 
 def unpack_bipolar_rows(packed: torch.Tensor, d: int, as_bool: bool = False) -> torch.Tensor:
