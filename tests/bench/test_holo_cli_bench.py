@@ -4,7 +4,13 @@ import json
 
 from typer.testing import CliRunner
 
-from prismlm.bench.holo import CAPACITY_TOLERANCE, measure_accuracy, run_holo_benchmark
+from prismlm.bench.holo import (
+    BIND_TARGET,
+    CAPACITY_TOLERANCE,
+    QUERY_TARGET,
+    measure_accuracy,
+    run_holo_benchmark,
+)
 from prismlm.cli import app
 
 
@@ -38,3 +44,17 @@ def test_bench_holo_smoke(tmp_path):
 def test_accuracy_falls_past_capacity():
     assert measure_accuracy(512, 10, 200) == 1.0
     assert measure_accuracy(512, 200, 200) < 0.5
+
+
+def test_bench_holo_speed_reports_targets_and_load(tmp_path):
+    r = CliRunner().invoke(app, ["bench", "holo-speed", "--out", str(tmp_path), "--dim", "256",
+                                 "--n", "300", "--repeats", "1"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    rec = json.loads((tmp_path / "bench_holo_speed.json").read_text())
+    assert rec["config"]["threads"] == 1 and len(rec["environment"]["load_average"]) == 3
+    rows = {row["target"]: row for row in rec["targets"]}
+    assert set(rows) == {BIND_TARGET, QUERY_TARGET}
+    for row in rows.values():  # the verdict is the measurement against the target, not a constant
+        assert row["pass"] == (row["measured"] >= row["target"])
+    md = (tmp_path / "bench_holo_speed.md").read_text()
+    assert "load average" in md and ("PASS" in md or "FAIL" in md)

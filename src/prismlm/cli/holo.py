@@ -23,3 +23,17 @@ def bench_holo_cmd(
 
     dim_list = tuple(int(d) for d in dims.split(",") if d.strip())
     run_holo_benchmark(out, dim_list, kb_facts, kb_dim, quick=quick, threads=threads)
+
+
+@bench_app.command("holo-speed")
+def bench_holo_speed_cmd(
+    out: Path = typer.Option(Path("results/holo"), help="output folder"),
+    dim: int = typer.Option(8192, help="tape dimension"),
+    n: int = typer.Option(20000, help="facts bound and queries asked per timed run"),
+    threads: int = typer.Option(1, help="torch threads"),
+    repeats: int = typer.Option(3, help="timed runs per figure (median)"),
+) -> None:
+    """HoloTape bind_many facts/s and query queries/s only, with issue 19's targets as PASS/FAIL rows."""
+    from ..bench.holo import run_holo_speed
+
+    run_holo_speed(out, dim, n, threads, repeats)

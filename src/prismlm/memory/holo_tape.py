@@ -9,7 +9,12 @@
 The tape itself is one accumulator H ∈ R^d: H = Σ_i bind(k_i, v_i). Alongside it the tape keeps
 a registry of the bound (key, value) pairs: the values are the cleanup memory's codebook (the
 "known vectors" that a noisy read is snapped to) and the pair is what `forget` subtracts. For
-MAP the registry holds int8 {-1, +1}, so a fact costs 2·d bytes; HRR pairs are kept in fp32.
+MAP the registry holds the pair's signs packed 8 to a byte (`ops.vsa.pack_bipolar_rows`, the
+layout of `pack_bipolar`), so a fact costs d/4 bytes; HRR pairs are kept in fp32.
+
+MAP is exact integer arithmetic: H holds integers, and a query's score against value m is
+sign(k) · (v_m ⊙ H) / (‖H‖ √d) — an integer over one norm — so the fast paths below (XOR-count
+superposition, one matmul per query block) return the same numbers as the textbook formulas.
 """
 
 from __future__ import annotations
@@ -19,12 +24,26 @@ from dataclasses import dataclass
 
 import torch
 
-from ..ops.vsa import bipolarize, cleanup, hrr_bind, hrr_unbind, map_unbind, superpose
+from ..ops.vsa import (
+    bipolarize,
+    cleanup,
+    hrr_bind,
+    hrr_unbind,
+    map_bind_superpose_packed,
+    map_unbind,
+    pack_bipolar_rows,
+    packed_bipolar_scores,
+    superpose,
+    unpack_bipolar_rows,
+)
 from .capacity import asymptotic_capacity, predicted_accuracy, predicted_capacity
 
-__all__ = ["HoloTape", "QueryResult", "check_vectors"]
+__all__ = ["HoloTape", "QueryResult", "check_vectors", "LUT_MAX_QUERIES"]
 
 ALGEBRAS = ("map", "hrr")
+# Uncached MAP reads of at most this many queries use byte lookup tables on the packed values
+# (≈ N·d/8 gathers per query) rather than building the [N, d] codebook (≈ 3·N·d per call).
+LUT_MAX_QUERIES = 8
 
 
 @dataclass
@@ -73,13 +92,27 @@ def check_vectors(x: torch.Tensor, dim: int, name: str, check_values: bool = Tru
     return x
 
 
-def _to_bipolar_int8(x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-    """sign(x) with sign(0) = +1 written into an int8 buffer `out` ({-1, +1})."""
-    if x.dtype == torch.int8:
-        # x | 1 maps 0 -> 1 and keeps the sign bit, so the clamp yields sign(x) with sign(0)=+1
-        return torch.bitwise_or(x, 1, out=out).clamp_(-1, 1)
-    torch.ge(x, 0, out=out[: x.shape[0]])  # 1 / 0
-    return out.mul_(2).sub_(1)
+def _pack_checked(x: torch.Tensor, name: str, scratch: torch.Tensor) -> torch.Tensor:
+    """Validate a [c, d] chunk and pack its signs (sign(0) = +1): uint8 [c, d/8].
+
+    fp32 is checked first (NaN / inf / all-zero rows, `check_vectors`); int8 is packed first,
+    because its all-zero check (`_reject_empty_rows`) only needs to read the rows whose packed
+    signs are all +1.
+    """
+    if x.dtype != torch.int8:
+        return pack_bipolar_rows(check_vectors(x, x.shape[1], name, check_values=True), scratch)
+    x = x.contiguous()
+    packed = pack_bipolar_rows(x, scratch)
+    _reject_empty_rows(x, packed, name)
+    return packed
+
+
+def _reject_empty_rows(x: torch.Tensor, packed: torch.Tensor, name: str) -> None:
+    """ValueError if an int8 row of x is all zero. Only rows whose packed signs are all +1
+    (every byte 0xFF: no negative entry — rare for real codes) can be, so only those are read."""
+    maybe = (packed.amin(dim=1) == 255).nonzero()[:, 0]
+    if maybe.numel() and not x[maybe].view(torch.int64).any(dim=1).all():
+        raise ValueError(f"{name} contains an all-zero (empty) vector")
 
 
 class HoloTape:
@@ -98,11 +131,12 @@ class HoloTape:
         if dim < 8 or (algebra == "map" and dim % 8):
             raise ValueError(f"dim must be >= 8 (and a multiple of 8 for MAP), got {dim}")
         self.dim, self.algebra, self.cache_codebook = dim, algebra, cache_codebook
-        self.chunk = 64
+        self.chunk = 64  # rows per pass: the chunk's int8 input and its unpacked bits stay in L2
         self.tape = torch.zeros(dim, dtype=torch.float32)
-        store = torch.int8 if algebra == "map" else torch.float32
-        self._keys = torch.empty(0, dim, dtype=store)
-        self._values = torch.empty(0, dim, dtype=store)
+        # MAP: packed signs, uint8 [cap, d/8]; HRR: fp32 [cap, d]
+        width, store = (dim // 8, torch.uint8) if algebra == "map" else (dim, torch.float32)
+        self._keys = torch.empty(0, width, dtype=store)
+        self._values = torch.empty(0, width, dtype=store)
         self._ids = torch.empty(0, dtype=torch.int64)
         self._n = 0
         self._row: dict[int, int] = {}
@@ -146,9 +180,9 @@ class HoloTape:
                 raise ValueError(f"{ids.shape[0]} fact ids for {n} facts")
             if ids.unique().shape[0] != n:
                 raise ValueError("fact ids in one batch must be unique")
-            clash = [int(i) for i in ids.tolist() if int(i) in self._row]
+            clash = self._row.keys() & set(ids.tolist())
             if clash:
-                raise ValueError(f"fact ids already stored: {clash[:5]}")
+                raise ValueError(f"fact ids already stored: {sorted(clash)[:5]}")
         start = self._reserve(n)
         if fast:
             # Rows past self._n are invisible until committed below, so a batch that fails
@@ -160,27 +194,25 @@ class HoloTape:
             self._keys[start : start + n] = k
             self._values[start : start + n] = v
         self._ids[start : start + n] = ids
-        for j, i in enumerate(ids.tolist()):
-            self._row[int(i)] = start + j
+        self._row.update(zip(ids.tolist(), range(start, start + n), strict=True))
         self._n = start + n
         self._codebook = None
         self._next_id = max(self._next_id, int(ids.max()) + 1)
         return ids
 
     def _bind_map_chunked(self, k: torch.Tensor, v: torch.Tensor, start: int) -> torch.Tensor:
-        # One pass over the inputs in cache-sized row chunks: validate, sign -> int8 registry
-        # rows, int8 product, fp32 accumulate (exact: integers while N < 2^24).
+        """One pass over the inputs in cache-sized row chunks: validate, pack the signs into the
+        registry rows (past self._n, so invisible until committed), superpose from the packed
+        bits (`map_bind_superpose_packed`)."""
         delta = torch.zeros(self.dim, dtype=torch.float32)
         c = self.chunk
+        scratch = torch.empty(min(c, k.shape[0]), self.dim, dtype=torch.bool)
         for s in range(0, k.shape[0], c):
-            kc, vc = k[s : s + c], v[s : s + c]
-            check_vectors(kc, self.dim, "keys", check_values=True)
-            check_vectors(vc, self.dim, "values", check_values=True)
-            kr = self._keys[start + s : start + s + kc.shape[0]]
-            vr = self._values[start + s : start + s + kc.shape[0]]
-            _to_bipolar_int8(kc, out=kr)
-            _to_bipolar_int8(vc, out=vr)
-            delta += torch.sum(torch.mul(kr, vr), 0, dtype=torch.float32)
+            pk = _pack_checked(k[s : s + c], "keys", scratch)
+            pv = _pack_checked(v[s : s + c], "values", scratch)
+            rows = slice(start + s, start + s + pk.shape[0])
+            self._keys[rows], self._values[rows] = pk, pv
+            delta += map_bind_superpose_packed(pk, pv, self.dim)
         return delta
 
     def reserve(self, n: int) -> None:
@@ -210,8 +242,9 @@ class HoloTape:
         row = self._row.get(int(fact_id))
         if row is None:
             raise KeyError(f"fact id {fact_id} is not stored in this tape")
-        k = self._keys[row].to(torch.float32)
-        v = self._values[row].to(torch.float32)
+        k, v = self._keys[row : row + 1], self._values[row : row + 1]
+        if self.algebra == "map":
+            k, v = unpack_bipolar_rows(k, self.dim)[0], unpack_bipolar_rows(v, self.dim)[0]
         self.tape -= self._bound(k, v)
         last = self._n - 1
         if row != last:  # keep the registry dense: move the last fact into the hole
@@ -232,7 +265,9 @@ class HoloTape:
 
     def values(self) -> torch.Tensor:
         """The stored values (the cleanup codebook): [N, d] fp32."""
-        return self._values[: self._n].to(torch.float32)
+        if self.algebra == "map":
+            return unpack_bipolar_rows(self._values[: self._n], self.dim)
+        return self._values[: self._n].clone()
 
     def fact_ids(self) -> torch.Tensor:
         """Stored fact ids in registry order: [N] int64."""
@@ -241,42 +276,63 @@ class HoloTape:
     def _read_matrix(self) -> torch.Tensor:
         """The cleanup scores as one matrix product.
 
-        MAP: cos(sign(k) ⊙ H, v_m) = sign(k) · (H ⊙ v_m) / (‖H‖ √d), so with
-        W = (values ⊙ H) / (‖H‖ √d) ([N, d]) a batch of queries is scored by sign(K) @ Wᵀ —
-        no unbound [Q, d] intermediate. HRR: W = normalised values (the unbind is explicit).
+        MAP: cos(sign(k) ⊙ H, v_m) = sign(k) · (v_m ⊙ H) / (‖H‖ √d), so with the integer matrix
+        W = values ⊙ H ([N, d]) a batch of queries is scored by sign(K) @ Wᵀ — integers, exact
+        in fp32 while Σ_j |H_j| < 2^24 — and one scale 1 / (‖H‖ √d). HRR: W = normalised values
+        (the unbind is explicit).
         """
         if self._codebook is not None:
             return self._codebook
-        cb = self.values()
         if self.algebra == "map":
-            cb = cb * (self.tape / (self.tape.norm().clamp_min(1e-12) * math.sqrt(self.dim)))
+            cb = unpack_bipolar_rows(self._values[: self._n], self.dim).mul_(self.tape)
         else:
+            cb = self.values()
             cb = cb / cb.norm(dim=-1, keepdim=True).clamp_min(1e-12)
         if self.cache_codebook:
             self._codebook = cb
         return cb
 
-    def query(self, keys: torch.Tensor, top_k: int = 1, chunk: int = 1024) -> QueryResult:
-        """Unbind each key and clean it up against the stored values. keys: [Q, d] or [d]."""
+    def query(self, keys: torch.Tensor, top_k: int = 1, chunk: int = 256) -> QueryResult:
+        """Unbind each key and clean it up against the stored values. keys: [Q, d] or [d].
+
+        chunk: queries scored per matrix product. Without a cached codebook, a batch of at most
+        LUT_MAX_QUERIES queries is scored from the packed values directly
+        (`ops.vsa.packed_bipolar_scores`) instead of building the [N, d] codebook.
+        """
         k = check_vectors(keys, self.dim, "keys")
         q = k.shape[0]
         if self._n == 0:
             empty = torch.full((q, top_k), -1, dtype=torch.int64)
             return QueryResult(empty, torch.zeros(q, top_k), empty.clone())
-        w = self._read_matrix()
         kk = min(top_k, self._n)
         if self.algebra == "hrr":
-            rows, scores = cleanup(hrr_unbind(self.tape, k.float()), w, top_k=kk)
+            rows, scores = cleanup(hrr_unbind(self.tape, k.float()), self._read_matrix(), top_k=kk)
             return QueryResult(self._ids[rows], scores, rows)
-        rows, scores = [], []
+        lut = self._codebook is None and not self.cache_codebook and q <= LUT_MAX_QUERIES
+        w = None if lut else self._read_matrix()
+        rows = torch.empty(q, kk, dtype=torch.int64)
+        scores = torch.empty(q, kk, dtype=torch.float32)
+        # one sign(K) block buffer per call, reused across blocks (a fresh multi-MB tensor per
+        # block costs page faults comparable to the conversion itself)
+        signs = torch.empty(min(chunk, q), self.dim, dtype=torch.float32)
+        ints = torch.empty(min(chunk, q), self.dim, dtype=torch.int8) if k.dtype == torch.int8 else None
         for s in range(0, q, chunk):
-            kc = k[s : s + chunk]
-            kc = bipolarize(kc) if kc.dtype == torch.float32 else kc.to(torch.float32)
-            v, i = (kc @ w.T).topk(kk, dim=-1)
-            rows.append(i)
-            scores.append(v)
-        r = torch.cat(rows)
-        return QueryResult(self._ids[r], torch.cat(scores), r)
+            kc, m = k[s : s + chunk], min(chunk, q - s)
+            if ints is None:
+                signs[:m].copy_(kc >= 0).mul_(2).sub_(1)
+            else:  # k | 1 maps 0 to +1 and keeps the sign bit
+                signs[:m].copy_(torch.bitwise_or(kc, 1, out=ints[:m]).clamp_(-1, 1))
+            if lut:
+                sc = packed_bipolar_scores(signs[:m] * self.tape, self._values[: self._n])
+            else:
+                sc = signs[:m] @ w.T  # [m, N] integers
+            out = (scores[s : s + m], rows[s : s + m])
+            if kk == 1:
+                torch.max(sc, dim=-1, keepdim=True, out=out)
+            else:
+                torch.topk(sc, kk, dim=-1, out=out)
+        scores.mul_(1.0 / (self.tape.norm().clamp_min(1e-12) * math.sqrt(self.dim)))
+        return QueryResult(self._ids[rows], scores, rows)
 
     # ---------------------------------------------------------------------------- reporting
     def capacity(self, target: float = 0.99) -> dict:

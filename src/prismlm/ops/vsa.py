@@ -41,6 +41,10 @@ __all__ = [
     "cleanup",
     "pack_bipolar",
     "unpack_bipolar",
+    "pack_bipolar_rows",
+    "unpack_bipolar_rows",
+    "packed_bipolar_scores",
+    "map_bind_superpose_packed",
 ]
 
 
@@ -141,19 +145,34 @@ def superpose(bound: torch.Tensor, chunk: int = 512) -> torch.Tensor:
 
 
 def map_bind_superpose(keys: torch.Tensor, values: torch.Tensor, chunk: int = 64) -> torch.Tensor:
-    """Σ_i keys_i ⊙ values_i for bipolar batches without materialising the [N, d] products.
+    """Σ_i sign(k_i) ⊙ sign(v_i) without materialising the [N, d] products.
 
-    keys, values: [N, d] int8 or fp32 in {-1, +1} (not checked) -> [d] fp32. Row chunks keep
-    the work in cache; int8 inputs are multiplied as int8 and summed in fp32 (exact).
+    keys, values: [N, d], both int8 (read as signs, sign(0) = +1) or fp32 in {-1, +1} (not
+    checked; multiplied as given) -> [d] fp32, exact (integers while N < 2^24).
+
+    The int8 path never multiplies: the product of two signs is negative exactly where the sign
+    bits differ, i.e. where k XOR v < 0, so with c_j = #{i : (k_i XOR v_i)_j < 0} the sum is
+    N − 2·c_j. Per row chunk (≤ 127 rows, so an int8 column sum of {-1, 0} cannot overflow)
+    that is one XOR, one clamp to {-1, 0} and one int8 column sum.
     """
     if keys.shape != values.shape or keys.dim() != 2:
         raise ValueError(
             f"keys and values must both be [N, d], got {tuple(keys.shape)}, {tuple(values.shape)}"
         )
-    out = torch.zeros(keys.shape[1], dtype=torch.float32, device=keys.device)
-    for s in range(0, keys.shape[0], chunk):
-        out += torch.sum(torch.mul(keys[s : s + chunk], values[s : s + chunk]), 0, dtype=torch.float32)
-    return out
+    n, d = keys.shape
+    if keys.dtype != torch.int8 or values.dtype != torch.int8:
+        out = torch.zeros(d, dtype=torch.float32, device=keys.device)
+        for s in range(0, n, chunk):
+            out += torch.sum(keys[s : s + chunk].float() * values[s : s + chunk].float(), 0)
+        return out
+    c = max(1, min(chunk, 127))
+    neg = torch.zeros(d, dtype=torch.int32, device=keys.device)  # −c_j
+    buf = torch.empty(min(c, n), d, dtype=torch.int8, device=keys.device)
+    for s in range(0, n, c):
+        kc, vc = keys[s : s + c], values[s : s + c]
+        x = torch.bitwise_xor(kc, vc, out=buf[: kc.shape[0]]).clamp_(-1, 0)
+        neg += torch.sum(x, 0, dtype=torch.int8)
+    return (neg * 2 + n).to(torch.float32)
 
 
 def cosine_matrix(a: torch.Tensor, b: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
@@ -206,3 +225,79 @@ def unpack_bipolar(blob: bytes, d: int) -> torch.Tensor:
         raise ValueError(f"packed vector has {len(blob)} bytes, expected {d // 8} for d={d}")
     bits = np.unpackbits(np.frombuffer(blob, dtype=np.uint8))
     return torch.from_numpy(bits.astype(np.float32) * 2 - 1)
+
+
+def pack_bipolar_rows(x: torch.Tensor, scratch: torch.Tensor | None = None) -> torch.Tensor:
+    """Batched `pack_bipolar`: [N, d] (any real or int8 dtype; bit 1 where x ≥ 0, first element
+    in the most significant bit) -> uint8 [N, d/8]; row i holds the bytes of pack_bipolar(x[i]).
+
+    scratch: optional bool [≥ N, d] CPU buffer for the x ≥ 0 mask; callers packing many chunks
+    pass one, so that each chunk does not allocate (and page-fault) a fresh N·d-byte mask.
+    """
+    import numpy as np
+
+    if x.dim() != 2 or x.shape[1] % 8:
+        raise ValueError(f"pack_bipolar_rows needs [N, d] with d % 8 == 0, got {tuple(x.shape)}")
+    xn = x.detach().cpu().numpy()
+    if scratch is None:
+        mask = xn >= 0
+    else:
+        if scratch.dtype != torch.bool or scratch.shape[0] < x.shape[0] or scratch.shape[1] != x.shape[1]:
+            raise ValueError(f"scratch must be bool [>= {x.shape[0]}, {x.shape[1]}], got "
+                             f"{scratch.dtype} {tuple(scratch.shape)}")  # fmt: skip
+        mask = np.greater_equal(xn, 0, out=scratch[: x.shape[0]].numpy())
+    return torch.from_numpy(np.packbits(mask, axis=-1))
+
+
+def unpack_bipolar_rows(packed: torch.Tensor, d: int, as_bool: bool = False) -> torch.Tensor:
+    """Inverse of `pack_bipolar_rows`: uint8 [N, d/8] -> [N, d] fp32 in {-1, +1}
+    (as_bool: True where the element is +1, one byte per element)."""
+    import numpy as np
+
+    if packed.dim() != 2 or packed.dtype != torch.uint8 or packed.shape[1] * 8 != d:
+        raise ValueError(f"packed rows must be uint8 [N, {d // 8}], got {packed.dtype} {tuple(packed.shape)}")
+    bits = torch.from_numpy(np.unpackbits(packed.cpu().numpy(), axis=-1))
+    return bits.view(torch.bool) if as_bool else bits.to(torch.float32).mul_(2).sub_(1)
+
+
+# _BYTE_SIGNS[i, b] = the sign (±1) that byte value b packs for its i-th element (bit 7 − i)
+_BYTE_SIGNS = ((torch.arange(256)[None] >> (7 - torch.arange(8))[:, None]) & 1).float() * 2 - 1
+
+
+def packed_bipolar_scores(x: torch.Tensor, packed: torch.Tensor) -> torch.Tensor:
+    """x @ Vᵀ for bipolar V given packed (`pack_bipolar_rows`), without unpacking V.
+
+    x: [Q, d] fp32, packed: uint8 [N, d/8] -> [Q, N]. Every byte of a row of V is one of 256
+    sign patterns of 8 elements, so per query the table T[j, b] = Σ_i x_{8j+i} · sign_i(b)
+    ([d/8, 256], one small matmul) turns each score into d/8 lookups: (x @ Vᵀ)_m =
+    Σ_j T[j, packed[m, j]]. That reads N·d/8 bytes instead of an [N, d] float matrix; with
+    integer x (|partial sums| < 2^24) the result is exact.
+    """
+    if x.dim() != 2 or packed.dim() != 2 or packed.shape[1] * 8 != x.shape[1]:
+        raise ValueError(f"need x [Q, d] and packed [N, d/8], got {tuple(x.shape)}, {tuple(packed.shape)}")
+    q, d = x.shape
+    n, nb = packed.shape
+    table = (x.reshape(q, nb, 8) @ _BYTE_SIGNS.to(x.dtype)).reshape(q, nb * 256)
+    flat = (packed.long() + torch.arange(0, nb * 256, 256)).reshape(-1)  # [N·d/8] table index
+    return torch.index_select(table, 1, flat).reshape(q, n, nb).sum(-1)
+
+
+def map_bind_superpose_packed(packed_keys: torch.Tensor, packed_values: torch.Tensor, d: int) -> torch.Tensor:
+    """`map_bind_superpose` of packed rows (`pack_bipolar_rows`): Σ_i k_i ⊙ v_i -> [d] fp32.
+
+    packed_keys, packed_values: uint8 [N, d/8]. A product k_ij v_ij is −1 exactly where the two
+    sign bits differ, so XOR of the packed bytes packs the products; with c_j the number of
+    rows whose product bit j is set, the sum is N − 2·c_j. Counted in blocks of ≤ 255 rows
+    (a uint8 column sum cannot overflow), exact.
+    """
+    if packed_keys.shape != packed_values.shape or packed_keys.dim() != 2 or packed_keys.shape[1] * 8 != d:
+        raise ValueError(f"packed keys and values must both be uint8 [N, {d // 8}], got "
+                         f"{tuple(packed_keys.shape)}, {tuple(packed_values.shape)}")  # fmt: skip
+    import numpy as np
+
+    n = packed_keys.shape[0]
+    neg = torch.zeros(d, dtype=torch.int32)
+    for s in range(0, n, 255):
+        x = np.bitwise_xor(packed_keys[s : s + 255].numpy(), packed_values[s : s + 255].numpy())
+        neg += torch.sum(torch.from_numpy(np.unpackbits(x, axis=-1)), 0, dtype=torch.uint8)
+    return (n - 2 * neg).to(torch.float32)
