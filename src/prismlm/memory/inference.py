@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
-from .answer import answer_span, question_kind
+from .answer import answer_span, question_kind, question_names
 from .encoders import TextHashEncoder, normalize_text
 from .ingest import question_to_key
 from .kb_store import KBStore
@@ -82,13 +82,6 @@ class Answer:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-def _names(question: str) -> set[str]:
-    """The question's names: capitalised words after the first, and numbers (normalised)."""
-    words = question.split()[1:]
-    out = {normalize_text(w) for w in words if w[:1].isupper() or w[:1].isdigit()}
-    return {w for w in out if w}
 
 
 class KnowledgeBase:
@@ -170,7 +163,7 @@ class KnowledgeBase:
         """(confidence, passage record, span) of one retrieved sentence (module docstring)."""
         rec = self.store.get_passage(hit.passage_id)
         span = answer_span(question, rec.text)
-        names = _names(question)
+        names = question_names(question)
         seen = set(normalize_text(f"{rec.context or ''} {rec.text}").split())
         coverage = len(names & seen) / len(names) if names else 1.0
         sim = hit.cosine if hit.cosine is not None else hit.lexical
