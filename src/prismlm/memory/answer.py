@@ -222,7 +222,7 @@ def relation_text(text: str) -> str:
 
 def question_names(question: str) -> set[str]:
     """The names a question asks about: its capitalised words after the first, and its numbers,
-    normalised ("Who runs the Orrin Press?" -> {"orrin", "press"})."""
-    words = question.split()[1:]
-    out = {normalize_text(w) for w in words if w[:1].isupper() or w[:1].isdigit()}
-    return {w for w in out if w}
+    normalised, a possessive dropped ("Who runs the Orrin Press's mill?" -> {"orrin", "press"})."""
+    words = [w.rstrip("?!.,;:") for w in question.split()[1:]]
+    words = [w[:-2] if w.endswith(("'s", "’s")) else w for w in words if w[:1].isupper() or w[:1].isdigit()]
+    return {part for w in words for part in normalize_text(w).split()}
