@@ -155,12 +155,35 @@ def test_the_sentence_encoder_binds_one_code_per_sentence_and_finds_paraphrases(
 
 
 @needs_encoder
-@pytest.mark.xfail(strict=True, reason="known miss: MiniLM puts 'boss/leads' next to 'founded by' "
-                   "(bench kb: the founder and leader relations are the weakest, 63-71 %)")
-def test_the_sentence_encoder_tells_the_leader_from_the_founder(tmp_path):
+def test_the_sentence_encoder_tells_the_founder_from_the_leader(tmp_path):
+    text = "The Orvale Mill was created by Tam Vell. These days Sela Brin chairs the Orvale Mill.\n"
+    store, _ = _kb(tmp_path, text, "mill.txt", sentences="sentence")
+    kb = KnowledgeBase(store, encoder="sentence")
+    assert kb.ask("Who set up the Orvale Mill?").value == "Tam Vell"
+    assert kb.ask("Who is the boss of the Orvale Mill?").value == "Sela Brin"
+
+
+@needs_encoder
+@pytest.mark.xfail(strict=True, reason="known miss: 'Mira Quell heads the guild' names the subject "
+                   "only as 'the guild' (no coreference), so it covers half the question's names")
+def test_a_definite_description_names_the_subject(tmp_path):
     store, _ = _kb(tmp_path, sentences="sentence")
     kb = KnowledgeBase(store, encoder="sentence")
     assert kb.ask("Who runs the Velmora Guild now?").value == "Mira Quell"
+
+
+def test_a_verb_of_another_sense_loses_to_one_of_the_asked_sense():
+    from prismlm.memory.lexical import senses
+
+    assert senses("Who is the boss of the mill?") == senses("Tam Vell chairs the mill.") == {"lead"}
+    assert senses("Who set up the mill?") == senses("Tam Vell launched the mill.") == {"create"}
+    assert senses("The mill flows with water.") == set()
+
+
+def test_a_thing_answer_stops_at_a_verb_particle():
+    sentence = "Its barges carry out grain sacks for the Orrin Mill."
+    span = answer_span("What does the Orrin Mill sell?", sentence)
+    assert span.text == "grain sacks"
 
 
 def test_dataset_rows_are_read_like_jsonl_records(tmp_path):

@@ -15,7 +15,8 @@ capitalised word with it) is not an answer. A person is a name of ≥ 2 words, a
 after in/at/near/from/to/on, a number a count; a one-word "person", a "place" with no
 preposition, a year as a count are returned untyped. "which/what <noun>" asks for a new name
 when the sentence has that noun ("which river"). Otherwise (a "thing", or no candidate of the
-asked kind) the answer is the longest run of content words the question lacks (ties: the last),
+asked kind) the answer is the longest run of content words the question lacks (ties: the last;
+prepositions and verb particles end a run: "turn out oak barrels" holds "oak barrels"),
 typed only when it holds no name or number (those have their own question words). `typed` says
 whether a candidate of the asked kind was found — the knowledge base's confidence uses it.
 `relation_text` drops the names and numbers, leaving what is said about them.
@@ -29,7 +30,7 @@ from dataclasses import dataclass
 from .encoders import normalize_text
 from .lexical import STOPWORDS
 
-__all__ = ["Span", "question_kind", "answer_span", "relation_text", "KINDS"]
+__all__ = ["Span", "question_kind", "answer_span", "relation_text", "question_names", "KINDS"]
 
 KINDS = ("person", "date", "place", "number", "thing")
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+(?:['’\-][^\W\d_]+)*")
@@ -48,6 +49,14 @@ _DATE_NOUNS = frozenset("year date century decade day month".split())
 _PLACE_NOUNS = frozenset("town city country place village region island province state".split())
 _NUMBER_NOUNS = frozenset("number population count total headcount size amount".split())
 _HOW_NUMBER = frozenset("many much old long tall large big far".split())
+# prepositions, verb particles and adverbs (general English): never inside a noun phrase answer,
+# so "turn out oak barrels" / "grew up" split at "out" / "up"
+_PARTICLES = frozenset(
+    "about above across after against along among around away back before behind below beneath "
+    "beside besides between beyond down during except inside like near off onto out outside over "
+    "past per since through throughout toward towards under until unto up upon via within without "
+    "also very only just even still often ever now once".split()
+)
 
 
 @dataclass
@@ -183,7 +192,7 @@ def answer_span(question: str, sentence: str) -> Span:
     best, run = None, None
     for k, (t, _, _) in enumerate(toks):
         w = normalize_text(t)
-        if w in qwords or w in STOPWORDS:
+        if w in qwords or w in STOPWORDS or w in _PARTICLES:
             run = None
             continue
         run = (run[0], k + 1) if run else (k, k + 1)
@@ -209,3 +218,11 @@ def relation_text(text: str) -> str:
             last = toks[j - 1][2]
     out.append(text[last:])
     return " ".join("".join(out).split()) or text
+
+
+def question_names(question: str) -> set[str]:
+    """The names a question asks about: its capitalised words after the first, and its numbers,
+    normalised, a possessive dropped ("Who runs the Orrin Press's mill?" -> {"orrin", "press"})."""
+    words = [w.rstrip("?!.,;:") for w in question.split()[1:]]
+    words = [w[:-2] if w.endswith(("'s", "’s")) else w for w in words if w[:1].isupper() or w[:1].isdigit()]
+    return {part for w in words for part in normalize_text(w).split()}

@@ -11,10 +11,16 @@ other question goes to the sentences (`retrieval.PassageIndex`: holographic dens
 exact re-rank, or BM25 without a sentence encoder); the best sentence's answer span is cut out
 by the kind of question (`answer.answer_span`: who / when / where / how many / what); of the
 RERANK_K best sentences the most confident one answers.
-Confidence = coverage · kind · similarity, where coverage is the fraction of the question's
+Confidence = coverage² · kind · similarity, where coverage is the fraction of the question's
 names (capitalised words, numbers) present in the sentence, kind is 1 when a span of the asked
 kind was found (KIND_MISS otherwise) and similarity is the re-rank cosine (dense) or the
-normalised BM25 score (lexical). Below `threshold` (THRESHOLDS per retriever) the answer is
+normalised BM25 score (lexical), plus the verb-sense agreement: sentence embeddings
+blur verbs of one frame ("set up" sits nearer "headed by" than "founded by"), so when the
+question's verb sense (`lexical.senses`, a small English synonym lexicon) differs from the
+sentence's own, SENSE_WEIGHT is taken off, and when they agree (in a sentence naming the whole
+subject) it is added. Coverage enters squared: a sentence naming half the subject ("the Orrin
+Society" for "the Velm Society") is weak evidence, so absent entities get "I don't know".
+Below `threshold` (THRESHOLDS per retriever) the answer is
 "I don't know" (value None) and the best guess is kept in `guess`.
 Tapes and indexes are rebuilt when another process committed since (`refresh`). Values stored
 under the answered key by other documents are listed in `conflicts`, never hidden.
@@ -28,10 +34,11 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
-from .answer import answer_span, question_kind
+from .answer import answer_span, question_kind, question_names
 from .encoders import TextHashEncoder, normalize_text
 from .ingest import question_to_key
 from .kb_store import KBStore
+from .lexical import senses
 from .prose import sentence_encoder
 from .retrieval import PassageIndex
 from .sharded import ShardedHoloMemory, route_key
@@ -40,7 +47,8 @@ __all__ = ["Answer", "KnowledgeBase", "HoloInference", "THRESHOLDS", "KIND_MISS"
 
 THRESHOLDS = {"sentence": 0.3, "lexical": 0.15, "fact": 0.2}
 KIND_MISS = 0.4
-RERANK_K = 8  # retrieved sentences judged per question
+RERANK_K = 12  # retrieved sentences judged per question (the subject's own come first)
+SENSE_WEIGHT = 0.15
 IDK = "I don't know"
 
 
@@ -84,11 +92,14 @@ class Answer:
         return asdict(self)
 
 
-def _names(question: str) -> set[str]:
-    """The question's names: capitalised words after the first, and numbers (normalised)."""
-    words = question.split()[1:]
-    out = {normalize_text(w) for w in words if w[:1].isupper() or w[:1].isdigit()}
-    return {w for w in out if w}
+def _sense(question: str, sentence: str, coverage: float) -> float:
+    """+SENSE_WEIGHT when the sentence's verb sense agrees with the question's (and it names the
+    whole subject), −SENSE_WEIGHT when it has another, else 0."""
+    asked = senses(question)
+    said = senses(sentence) if asked else set()
+    if asked & said:
+        return SENSE_WEIGHT if coverage >= 1.0 else 0.0
+    return -SENSE_WEIGHT if said else 0.0
 
 
 class KnowledgeBase:
@@ -170,12 +181,12 @@ class KnowledgeBase:
         """(confidence, passage record, span) of one retrieved sentence (module docstring)."""
         rec = self.store.get_passage(hit.passage_id)
         span = answer_span(question, rec.text)
-        names = _names(question)
+        names = question_names(question)
         seen = set(normalize_text(f"{rec.context or ''} {rec.text}").split())
         coverage = len(names & seen) / len(names) if names else 1.0
-        sim = hit.cosine if hit.cosine is not None else hit.lexical
+        sim = (hit.cosine if hit.cosine is not None else hit.lexical) + _sense(question, rec.text, coverage)
         kind = 1.0 if span.typed else KIND_MISS
-        return max(0.0, min(1.0, coverage * kind * sim)) if span.text else 0.0, rec, span
+        return max(0.0, min(1.0, coverage**2 * kind * sim)) if span.text else 0.0, rec, span
 
     def _from_sentences(self, question: str, key: str) -> Answer:
         kind = question_kind(question)

@@ -20,7 +20,7 @@ from collections import Counter
 
 from .encoders import normalize_text
 
-__all__ = ["BM25Index", "terms", "STOPWORDS"]
+__all__ = ["BM25Index", "terms", "STOPWORDS", "SENSES", "senses"]
 
 STOPWORDS = frozenset(
     "a an the of in on at to for from by with and or but is are was were be been being it its "
@@ -89,3 +89,25 @@ class BM25Index:
         """The k best rows and their scores, best first (ties by row)."""
         s = self.scores(query)
         return sorted(s.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
+
+
+# Verb senses that sentence embeddings blur (MiniLM puts "set up" nearer "headed by" than
+# "founded by"): general English synonym groups, one- or two-word stems as `terms` makes them.
+# A question and a sentence whose relation words fall in different groups say different things.
+SENSES = {
+    "create": "found founder foundation establish start set_up begin began begun launch create "
+              "creat originate originat institute institut inaugurate inaugurat pioneer",
+    "lead": "lead leader head run direct director manag manage manager chair chairman chairwoman "
+            "govern preside president oversee charge command boss chief helm",
+    "teach": "teach taught train tutor mentor instruct coach apprentice pupil student",
+    "make": "make made manufacture manufactur produce produc product build built craft "
+            "fabricate fabricat",
+}
+_SENSE_OF = {w: name for name, ws in SENSES.items() for w in ws.split()}
+
+
+def senses(text: str) -> set[str]:
+    """The SENSES groups a text's words (and adjacent word pairs, "set up") belong to."""
+    t = terms(text)
+    pairs = [f"{a}_{b}" for a, b in zip(t, t[1:], strict=False)]
+    return {_SENSE_OF[w] for w in t + pairs if w in _SENSE_OF}
