@@ -95,32 +95,44 @@ def _triples(flat: Sequence[torch.Tensor]) -> list[tuple[torch.Tensor, ...]]:
     return [tuple(flat[i : i + 3]) for i in range(0, len(flat), 3)]
 
 
+def _steps(writes: list[tuple[torch.Tensor, ...]]) -> list[list[tuple[torch.Tensor, ...]]]:
+    """Per write, per step: (g [Bt, S, 1], e [Bt, 1, d], a [Bt, 1, d]) views, made by one unbind
+    per tensor (indexing inside the loop would cost a Python call per step and tensor)."""
+    return [
+        list(zip(g[..., None].unbind(1), e[:, :, None].unbind(1), a[:, :, None].unbind(1), strict=True))
+        for g, e, a in writes
+    ]
+
+
 def _substep(m, g, e, a, tmp, out):
-    """out = m + g ⊗ (a − e ⊙ m) for one step; tmp receives a − e ⊙ m. All [Bt, S, d]."""
-    torch.mul(m, e[:, None, :], out=tmp)
-    torch.sub(a[:, None, :], tmp, out=tmp)
-    return torch.addcmul(m, g[:, :, None], tmp, out=out)
+    """out = m + g ⊗ (a − e ⊙ m); tmp receives a − e ⊙ m. m, tmp, out: [Bt, S, d]; g [Bt, S, 1],
+    e and a [Bt, 1, d]."""
+    torch.mul(m, e, out=tmp)
+    torch.sub(a, tmp, out=tmp)
+    return torch.addcmul(m, g, tmp, out=out)
+
+
+def _bmm(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Batched matmul over the leading [Bt, T] dims: [Bt, T, i, j] @ [Bt, T, j, k]."""
+    return torch.bmm(x.flatten(0, 1), y.flatten(0, 1)).view(*x.shape[:2], x.shape[2], y.shape[3])
 
 
 class _FusedTape(torch.autograd.Function):
-    """apply(m0, g_0, e_0, a_0, g_1, …) -> (M, mean_slots(M)); inputs contiguous or not."""
+    """apply(m0, g_0, e_0, a_0, g_1, …) -> (M, mean_slots(M))."""
 
     @staticmethod
     def forward(ctx, m0, *flat):
         writes = _triples(flat)
-        g0 = writes[0][0]
-        bt, t, s = g0.shape
+        bt, t, s = writes[0][0].shape
         d = m0.shape[-1]
-        out = g0.new_empty(bt, t, s, d)
-        tmp = g0.new_empty(bt, s, d)
-        scratch = [g0.new_empty(bt, s, d) for _ in writes[:-1]]
-        prev = m0.expand(bt, s, d)
-        for i in range(t):
-            m = prev
-            for j, (g, e, a) in enumerate(writes):
-                dst = out[:, i] if j == len(writes) - 1 else scratch[j]
-                m = _substep(m, g[:, i], e[:, i], a[:, i], tmp, dst)
-            prev = m
+        out = m0.new_empty(bt, t, s, d)
+        tmp = m0.new_empty(bt, s, d)
+        scratch = [m0.new_empty(bt, s, d) for _ in writes[:-1]]
+        steps = _steps(writes)
+        m = m0.expand(bt, s, d)
+        for i, out_i in enumerate(out.unbind(1)):
+            for j, step in enumerate(steps):
+                m = _substep(m, *step[i], tmp, out_i if j == len(steps) - 1 else scratch[j])
         ctx.save_for_backward(m0, out, *flat)
         return out, out.mean(-2)
 
@@ -130,37 +142,35 @@ class _FusedTape(torch.autograd.Function):
         m0, out, *flat = ctx.saved_tensors
         writes = _triples(flat)
         bt, t, s, d = out.shape
-        # Per-step gradients of every write input, filled in place.
+        n_w = len(writes)
+        steps = _steps(writes)
+        # ∂L/∂(g, e, a) of every write, filled one step at a time through unbound views.
         grads = [tuple(torch.empty_like(x) for x in w) for w in writes]
-        scratch = [out.new_empty(bt, s, d) for _ in writes[1:]]  # states entering writes 1..
+        grad_steps = [[x.unbind(1) for x in w] for w in grads]
         tmps = [out.new_empty(bt, s, d) for _ in writes]  # a − e ⊙ M of each write
+        scratch = [out.new_empty(bt, s, d) for _ in writes[1:]]  # states entering writes 1..
         work = out.new_empty(bt, s, d)
-        carry = out.new_zeros(bt, s, d)  # ∂L/∂M_t through step t + 1
-        mean_scale = 1.0 / s
+        big = out.new_empty(bt, s, d)  # the running ∂L/∂(state)
+        carry = out.new_zeros(bt, s, d)  # ∂L/∂M_i sent back by step i + 1
+        outs, grads_out = out.unbind(1), grad_tape.unbind(1)
+        means = (grad_mean[:, :, None] / s).unbind(1)
         for i in range(t - 1, -1, -1):
-            # Recompute the states of step i from M_{i−1}.
-            states = [m0.expand(bt, s, d) if i == 0 else out[:, i - 1]]
-            for j, (g, e, a) in enumerate(writes):
-                if j < len(writes) - 1:
-                    states.append(_substep(states[j], g[:, i], e[:, i], a[:, i], tmps[j], scratch[j]))
+            states = [m0.expand(bt, s, d) if i == 0 else outs[i - 1]]
+            for j in range(n_w):  # recompute this step's intermediate states and a − e ⊙ M
+                if j < n_w - 1:
+                    states.append(_substep(states[j], *steps[j][i], tmps[j], scratch[j]))
                 else:
-                    torch.mul(states[j], e[:, i, None, :], out=tmps[j])
-                    torch.sub(a[:, i, None, :], tmps[j], out=tmps[j])
-            # G = ∂L/∂M_i: the direct gradient, the slot mean's, and what step i + 1 sent back.
-            big = carry.add_(grad_tape[:, i])
-            big.add_(grad_mean[:, i, None, :], alpha=mean_scale)
-            for j in range(len(writes) - 1, -1, -1):
-                g, e, _ = (x[:, i] for x in writes[j])
-                dg, de, da = (x[:, i] for x in grads[j])
-                torch.mul(big, tmps[j], out=work)
-                torch.sum(work, -1, out=dg)
-                gw = g[:, None, :]
-                da.copy_(torch.bmm(gw, big).squeeze(1))
-                torch.mul(big, states[j], out=work)
-                de.copy_(torch.bmm(gw, work).squeeze(1)).neg_()
-                torch.mul(big, e[:, None, :], out=work)
-                big.addcmul_(g[:, :, None], work, value=-1.0)
-            carry = big
+                    _, e, a = steps[j][i]
+                    torch.sub(a, torch.mul(states[j], e, out=tmps[j]), out=tmps[j])
+            torch.add(grads_out[i], means[i], out=big).add_(carry)
+            for j in range(n_w - 1, -1, -1):
+                g, e, _ = steps[j][i]
+                dg, de, da = (x[i] for x in grad_steps[j])
+                torch.sum(torch.mul(big, tmps[j], out=work), -1, out=dg)
+                g_row = g.transpose(1, 2)  # [Bt, 1, S]
+                torch.bmm(g_row, big, out=da[:, None])
+                torch.bmm(g_row, torch.mul(big, states[j], out=work), out=de[:, None]).neg_()
+                big.addcmul_(g, torch.mul(big, e, out=work), value=-1.0)
+            big, carry = carry, big
         grad_m0 = carry.sum_to_size(m0.shape) if ctx.needs_input_grad[0] else None
-        flat_grads = [x for w in grads for x in w]
-        return (grad_m0, *flat_grads)
+        return (grad_m0, *(x for w in grads for x in w))
