@@ -31,6 +31,7 @@ write path applied to fact vectors instead of tokens (the text → slots encoder
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -39,6 +40,10 @@ from torch import nn
 from ..ops.tape_scan import content_read, write_maps
 from ..ops.tape_writes import tape_from_writes, tape_from_writes_reference
 from .experts import Expert, ExpertContext
+
+# Size of one [B, T, S, d_mem] map from which the fused tape beats the composed maps on CPU
+# (toy PRISM: 16·256·32·64 ≈ 8.4M entries, fused ≈ 3× faster; the smoke preset, 32K: ≈ 0.7×).
+FUSED_MIN_ELEMENTS = 1 << 20
 
 
 @dataclass
@@ -116,8 +121,11 @@ def seeded_init(
 class MemoryExpert(Expert):
     """Read/write head on the shared tape. x: [N, d_model] dispatched tokens -> [N, d_model].
 
-    chunk: None runs the fused tape (`ops.tape_writes.tape_from_writes`); C ≥ 1 the reference
-    that composes full write maps and runs the two-level `tape_scan` with chunks of C steps.
+    chunk: C ≥ 1 composes the writes' full maps and runs the two-level `tape_scan` with chunks
+    of C steps (`ops.tape_writes.tape_from_writes_reference`). None picks by size: the fused
+    tape (`tape_from_writes`, which never forms a map) once a [B, T, S, d_mem] map would hold
+    FUSED_MIN_ELEMENTS entries — there memory traffic dominates — and below that the composed
+    maps with C = ⌈√T⌉, the fewest Python-level steps, since there per-op overhead dominates.
     Needs `ctx` (positions, route weights, thread, decode state). Puts into ctx.outputs:
     "thread" (updated), "state" (this block's tape at the last position, [B, S, d_mem]) and
     "read_entropy" (mean entropy of the read weights, scalar).
@@ -169,10 +177,11 @@ class MemoryExpert(Expert):
             raise ValueError("a slot-tape expert cannot share a thread with a holographic expert")
         writes = (*thread.writes, write)
         m0 = thread.init if ctx.state is None else ctx.state
-        if self.chunk is None:
+        if self.chunk is None and n_pos * s * dm >= FUSED_MIN_ELEMENTS:
             tape, mean = tape_from_writes(writes, m0)  # [B, T, S, d_mem], [B, T, d_mem]
         else:
-            tape, mean = tape_from_writes_reference(writes, m0, chunk=self.chunk)
+            chunk = self.chunk or math.isqrt(max(ctx.length, 1) - 1) + 1
+            tape, mean = tape_from_writes_reference(writes, m0, chunk=chunk)
         ctx.outputs["thread"] = TapeThread(thread.init, None, tape, writes, mean)
         ctx.outputs["state"] = tape[:, -1]
         read, weights = content_read(query, tape.reshape(n_pos, s, dm).index_select(0, ctx.index))

@@ -80,8 +80,9 @@ def mix_primitives(p: torch.Tensor, a1: torch.Tensor, a2: torch.Tensor, a3: torc
     names = list(PRIMITIVES)
     col = {n: p[..., names.index(n), None] for n in names}
     half = a1.shape[-1] // 2
+    cos = F.cosine_similarity(a1[..., :half], a1[..., half : 2 * half], dim=-1, eps=1e-6)
     scalar = (
-        col["compare"] * F.cosine_similarity(a1[..., :half], a1[..., half : 2 * half], dim=-1, eps=1e-6)[..., None]
+        col["compare"] * cos[..., None]
         + col["select"] * (torch.softmax(a2, dim=-1) * a1).sum(-1, keepdim=True)
         + col["count"] * torch.sigmoid(a1).mean(-1, keepdim=True)
     )

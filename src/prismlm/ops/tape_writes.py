@@ -48,15 +48,15 @@ def _check(writes: Sequence[WriteTriple], m0: torch.Tensor) -> tuple[torch.dtype
     if g0.dim() != 3:
         raise ValueError(f"g must be [Bt, T, S], got {tuple(g0.shape)}")
     bt, t, s = g0.shape
-    d = m0.shape[-1]
+    d = writes[0][1].shape[-1]
+    if m0.dim() not in (2, 3) or m0.shape[-2:] != (s, d):
+        raise ValueError(f"m0 must be [S={s}, d={d}] or [Bt, {s}, {d}], got {tuple(m0.shape)}")
     for i, (g, e, a) in enumerate(writes):
         if g.shape != (bt, t, s) or e.shape != (bt, t, d) or a.shape != (bt, t, d):
             raise ValueError(
                 f"write {i}: need g [{bt}, {t}, {s}], e and a [{bt}, {t}, {d}], got "
                 f"{tuple(g.shape)}, {tuple(e.shape)}, {tuple(a.shape)}"
             )
-    if m0.shape[-2:] != (s, d) or m0.dim() not in (2, 3):
-        raise ValueError(f"m0 must be [S={s}, d={d}] or [Bt, {s}, {d}], got {tuple(m0.shape)}")
     flat = [x for w in writes for x in w]
     out = m0.dtype
     for x in flat:
