@@ -166,10 +166,11 @@ class _FusedTape(torch.autograd.Function):
             for j in range(n_w - 1, -1, -1):
                 g, e, _ = steps[j][i]
                 dg, de, da = (x[i] for x in grad_steps[j])
+                # Elementwise products and sums, not bmm: a [Bt, 1, S] @ [Bt, S, d] bmm this
+                # small loops over the batch on CPU and costs more than the arithmetic.
                 torch.sum(torch.mul(big, tmps[j], out=work), -1, out=dg)
-                g_row = g.transpose(1, 2)  # [Bt, 1, S]
-                torch.bmm(g_row, big, out=da[:, None])
-                torch.bmm(g_row, torch.mul(big, states[j], out=work), out=de[:, None]).neg_()
+                torch.sum(torch.mul(big, g, out=work), 1, out=da)
+                torch.sum(torch.mul(big, states[j], out=work).mul_(g), 1, out=de).neg_()
                 big.addcmul_(g, torch.mul(big, e, out=work), value=-1.0)
             big, carry = carry, big
         grad_m0 = carry.sum_to_size(m0.shape) if ctx.needs_input_grad[0] else None
