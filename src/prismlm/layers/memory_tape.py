@@ -122,10 +122,11 @@ class MemoryExpert(Expert):
     """Read/write head on the shared tape. x: [N, d_model] dispatched tokens -> [N, d_model].
 
     chunk: C ≥ 1 composes the writes' full maps and runs the two-level `tape_scan` with chunks
-    of C steps (`ops.tape_writes.tape_from_writes_reference`). None picks by size: the fused
-    tape (`tape_from_writes`, which never forms a map) once a [B, T, S, d_mem] map would hold
-    FUSED_MIN_ELEMENTS entries — there memory traffic dominates — and below that the composed
-    maps with C = ⌈√T⌉, the fewest Python-level steps, since there per-op overhead dominates.
+    of C steps (`ops.tape_writes.tape_from_writes_reference`). None picks by size: on CPU the
+    fused tape (`tape_from_writes`, which never forms a map) once a [B, T, S, d_mem] map would
+    hold FUSED_MIN_ELEMENTS entries — there memory traffic dominates — and otherwise (small
+    tapes, or accelerators, where per-step launches dominate) the composed maps with
+    C = ⌈√T⌉, the fewest sequential steps.
     Needs `ctx` (positions, route weights, thread, decode state). Puts into ctx.outputs:
     "thread" (updated), "state" (this block's tape at the last position, [B, S, d_mem]) and
     "read_entropy" (mean entropy of the read weights, scalar).
@@ -177,7 +178,8 @@ class MemoryExpert(Expert):
             raise ValueError("a slot-tape expert cannot share a thread with a holographic expert")
         writes = (*thread.writes, write)
         m0 = thread.init if ctx.state is None else ctx.state
-        if self.chunk is None and n_pos * s * dm >= FUSED_MIN_ELEMENTS:
+        fused = x.device.type == "cpu" and n_pos * s * dm >= FUSED_MIN_ELEMENTS
+        if self.chunk is None and fused:
             tape, mean = tape_from_writes(writes, m0)  # [B, T, S, d_mem], [B, T, d_mem]
         else:
             chunk = self.chunk or math.isqrt(max(ctx.length, 1) - 1) + 1
