@@ -9,6 +9,7 @@ import torch
 from prismlm.bench.prism_speed import (
     SCAN_COLUMNS,
     STEP_ARMS,
+    STEP_RATIO_TARGET,
     STEP_VOCAB,
     bench_inputs,
     bench_prism_speed,
@@ -20,9 +21,15 @@ from prismlm.ops.multirate_scan import multirate_scan_chunked, multirate_scan_re
 
 
 def test_benchmark_writes_every_row_and_column(tmp_path):
+    before = torch.get_num_threads()
     result = bench_prism_speed(
-        tmp_path, lengths=(16, 80), batches=(1, 2), d_model=8, quick=True, log=lambda s: None
+        tmp_path, lengths=(16, 80), batches=(1, 2), d_model=8, quick=True, log=lambda s: None,
+        threads=1,
     )
+    assert torch.get_num_threads() == before  # the run's thread setting does not leak
+    step = result["train_step"]
+    assert result["environment"]["threads"] == 1 and step["batch"] == 4
+    assert step["target"] == STEP_RATIO_TARGET and step["passed"] == (step["ratio"] <= STEP_RATIO_TARGET)
     assert [(r["batch"], r["T"]) for r in result["mrb"]] == [(1, 16), (1, 80), (2, 16), (2, 80)]
     assert all(set(SCAN_COLUMNS) <= set(r) for r in result["mrb"])
     assert all(r["scan_max_abs_diff"] < 1e-5 for r in result["mrb"])
@@ -30,6 +37,8 @@ def test_benchmark_writes_every_row_and_column(tmp_path):
     assert saved["environment"]["threads"] >= 1 and len(saved["mrb"]) == 4
     md = (tmp_path / "bench_prism.md").read_text()
     assert md.count("\n| 1 | ") == 2 and "step-time ratio" in md
+    verdict = "pass" if step["passed"] else "FAIL"
+    assert f"| <= {STEP_RATIO_TARGET:.1f} | {verdict} |" in md and "1 threads, load average" in md
     # the Transformer baseline is parameter-matched: within half an FFN step (8 units) of PRISM
     step = result["train_step"]["models"]
     arm = {"model": "transformer", "d_model": 32, "n_layers": 4, "n_heads": 4, "match_to": STEP_ARMS["quick"]}

@@ -1,9 +1,14 @@
 """PrismLM and the SSM baseline beyond the shared interface (tests/models/test_interface.py):
-top-2 routing, the tape threaded through blocks, routing statistics, config checks."""
+top-2 routing, the tape threaded through blocks, routing statistics, config checks, and the
+speed work's invariants: logits as recorded before it, fused tape = composed reference."""
+
+import json
+from pathlib import Path
 
 import pytest
 import torch
 
+from prismlm.layers import memory_tape
 from prismlm.layers.experts import ExpertContext
 from prismlm.layers.memory_tape import MemoryExpert, TapeThread
 from prismlm.models.prism import PrismConfig, PrismLM
@@ -113,3 +118,46 @@ def test_config_errors_name_the_field():
         PrismConfig(memory_kind="cubic")
     with pytest.raises(ValueError, match="'d_state'"):
         SSMConfig(d_state=0)
+
+
+# ------------------------------------------------------------------------- speed-work invariants
+FIXTURE = Path(__file__).parent / "data" / "prism_logits_before_speedup.json"
+FP32_ATOL = 1e-5  # fp32 rounding: the fast paths reorder sums and products, nothing else
+
+
+def _tape_path(monkeypatch, path: str) -> None:
+    """Force MemoryExpert's choice: "fused" (tape_from_writes) or "composed" (the reference)."""
+    monkeypatch.setattr(memory_tape, "FUSED_MIN_ELEMENTS", 0 if path == "fused" else 1 << 62)
+
+
+@pytest.mark.parametrize("path", ["fused", "composed"])
+@pytest.mark.parametrize("case", ["top1", "top2"])
+def test_logits_equal_those_recorded_before_the_speed_work(monkeypatch, case, path):
+    _tape_path(monkeypatch, path)
+    rec = json.loads(FIXTURE.read_text())["cases"][case]
+    torch.manual_seed(0)
+    model = PrismLM(PrismConfig(**rec["config"]))
+    with torch.no_grad():
+        logits, aux = model(torch.tensor(rec["ids"]), return_aux=True)
+    torch.testing.assert_close(logits, torch.tensor(rec["logits"]), atol=FP32_ATOL, rtol=0)
+    assert aux.item() == pytest.approx(rec["aux"], abs=FP32_ATOL)
+
+
+@pytest.mark.parametrize("top_k", [1, 2])
+def test_fused_and_composed_tapes_give_the_same_loss_and_gradients(monkeypatch, top_k):
+    x = torch.randint(0, 20, (3, 17), generator=torch.Generator().manual_seed(2))
+    results = {}
+    for path in ("fused", "composed"):
+        _tape_path(monkeypatch, path)
+        model = _small_prism(top_k=top_k).train()
+        logits, aux = model(x, return_aux=True)
+        loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), x.flatten()) + aux
+        loss.backward()
+        results[path] = (logits.detach(), {n: p.grad for n, p in model.named_parameters()})
+    (lf, gf), (lc, gc) = results["fused"], results["composed"]
+    torch.testing.assert_close(lf, lc, atol=FP32_ATOL, rtol=0)
+    for name, grad in gc.items():
+        if grad is None:
+            assert gf[name] is None, name
+        else:
+            torch.testing.assert_close(gf[name], grad, atol=FP32_ATOL, rtol=1e-4, msg=name)

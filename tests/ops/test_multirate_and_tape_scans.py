@@ -163,3 +163,24 @@ def test_distinct_writes_leave_distinct_slots():
     tape = tape_scan(a, b, torch.zeros(3, 5))[:, -1]
     torch.testing.assert_close(tape[0], add[0])
     assert torch.cdist(tape[0], tape[0]).fill_diagonal_(1.0).min() > 1e-3
+
+
+@pytest.mark.parametrize("chunk", [None, 1, 6, 7, 8, 50])
+@pytest.mark.parametrize("m0_rows", [0, 1, 2])
+def test_tape_scan_handles_chunk_edges_broadcast_tapes_and_expanded_decays(chunk, m0_rows):
+    """T = 7 against chunks below, at and past T; m0 shared ([S, d]), [1, S, d] or per row; A a
+    stride-0 expansion of one decay per cell (the SSM's use). Value and gradients = float64 loop."""
+    g = torch.Generator().manual_seed(chunk or 0)
+    decay = torch.rand(3, 4, generator=g, dtype=torch.float64)
+    b = torch.randn(2, 7, 3, 4, generator=g, dtype=torch.float64)
+    m0 = torch.randn(*((m0_rows,) if m0_rows else ()), 3, 4, generator=g, dtype=torch.float64)
+    weight = torch.randn(2, 7, 3, 4, generator=g, dtype=torch.float64)
+
+    def run(fn):
+        leaves = [x.clone().requires_grad_() for x in (decay, b, m0)]
+        out = fn(leaves[0].expand_as(b), leaves[1], leaves[2])
+        return out, torch.autograd.grad((out * weight).sum(), leaves)
+
+    ref, ref_grads = run(tape_scan_recurrent)
+    out, grads = run(lambda a, b, m: tape_scan(a, b, m, chunk))
+    assert_matches(out, grads, ref, ref_grads, torch.float64, f"chunk={chunk}")

@@ -6,12 +6,15 @@ the same run) and one PrismLM training step vs a parameter-matched Transformer's
 Every figure is fp32 forward+backward, the median of `repeats` timed calls after one warm-up
 (bench.timing.time_call), with the machine's load beside it (bench.timing.environment). Each
 scan row also records how far the chunked output is from the loop's (`scan_max_abs_diff`), so a
-fast but wrong scan cannot hide in a speed table.
+fast but wrong scan cannot hide in a speed table. The training-step section ends in an explicit
+pass/fail row: PRISM's step time over the matched Transformer's against `STEP_RATIO_TARGET`.
+Official figures: `prismlm bench prism --threads 1` on a quiet machine.
 """
 
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -39,6 +42,8 @@ SCAN_COLUMNS = [
     "mrb_speedup",
 ]
 STEP_VOCAB = 256
+# Issue 19's budget: a toy PRISM training step may cost at most this many Transformer steps.
+STEP_RATIO_TARGET = 2.0
 # The toy PRISM of the step benchmark, and the Transformer matched to its parameter count
 # through the arms registry (models.matching.match_transformer).
 STEP_ARMS = {
@@ -84,7 +89,9 @@ def _scan_row(batch: int, length: int, d_model: int, repeats: int) -> dict[str, 
 
 def _train_step(quick: bool, repeats: int) -> dict[str, Any]:
     """ms per AdamW step of the toy PrismLM and of the Transformer (same d_model, 4 layers,
-    4 heads) whose FFN width matches PRISM's parameter count."""
+    4 heads) whose FFN width matches PRISM's parameter count. The two models' runs alternate
+    (one timed step each, `repeats` rounds, after one warm-up each), so a change of load on a
+    shared machine hits both; each figure is the median of its rounds."""
     batch, length = (4, 64) if quick else (16, 256)
     prism_arm = STEP_ARMS["quick" if quick else "full"]
     arms = {
@@ -99,6 +106,7 @@ def _train_step(quick: bool, repeats: int) -> dict[str, Any]:
     }
     x = torch.randint(0, STEP_VOCAB, (batch, length), generator=torch.Generator().manual_seed(0))
     out: dict[str, Any] = {"batch": batch, "T": length, "models": {}}
+    steps, runs = {}, {}
     for name, arm in arms.items():
         torch.manual_seed(0)
         model = build_arm(arm, STEP_VOCAB, length)
@@ -111,9 +119,17 @@ def _train_step(quick: bool, repeats: int) -> dict[str, Any]:
             loss.backward()
             opt.step()
 
-        t = time_call(step, repeats=repeats, warmup=1)
-        out["models"][name] = {"params": model.num_parameters(), "step_ms": 1e3 * t["median_s"]}
+        steps[name], runs[name] = step, []
+        out["models"][name] = {"params": model.num_parameters()}
+        step()  # warm-up
+    for _ in range(repeats):
+        for name, step in steps.items():
+            runs[name].append(time_call(step, repeats=1, warmup=0)["median_s"])
+    for name, times in runs.items():
+        out["models"][name]["step_ms"] = 1e3 * statistics.median(times)
     out["ratio"] = out["models"]["prism"]["step_ms"] / out["models"]["transformer"]["step_ms"]
+    out["target"] = STEP_RATIO_TARGET
+    out["passed"] = out["ratio"] <= STEP_RATIO_TARGET
     return out
 
 
@@ -135,19 +151,31 @@ def bench_prism_speed(
     quick: bool = False,
     repeats: int | None = None,
     log: Callable[[str], None] = print,
+    threads: int | None = None,
 ) -> dict[str, Any]:
-    """Run both benchmarks, write `<out>/bench_prism.json|.md`, return the payload."""
+    """Run both benchmarks, write `<out>/bench_prism.json|.md`, return the payload.
+
+    threads: torch's intra-op threads for the run (None: leave the current setting); the
+    setting in force is recorded with the load average (`bench.timing.environment`)."""
     repeats = repeats or (1 if quick else 5)
-    rows = [_scan_row(b, t, d_model, repeats) for b in batches for t in lengths]
-    step = _train_step(quick, repeats)
+    previous = torch.get_num_threads()
+    if threads is not None:
+        if threads < 1:
+            raise ValueError(f"threads must be >= 1, got {threads}")
+        torch.set_num_threads(threads)
+    try:
+        rows = [_scan_row(b, t, d_model, repeats) for b in batches for t in lengths]
+        step = _train_step(quick, repeats)
+        env = environment()
+    finally:
+        torch.set_num_threads(previous)
     payload = {
         "mrb": rows,
         "train_step": step,
         "scan_exponent": scaling_exponent(rows),
         "repeats": repeats,
-        "environment": environment(),
+        "environment": env,
     }
-    env = payload["environment"]
     md = [
         "# PRISM speed (fp32, forward+backward, median of runs)",
         "",
@@ -158,12 +186,25 @@ def bench_prism_speed(
         markdown_table(rows, SCAN_COLUMNS),
         f"Chunked-scan time exponent in T (batch {min(batches)}): {payload['scan_exponent']:.2f}.",
         "",
-        f"## Training step (AdamW, B={step['batch']}, T={step['T']})",
+        f"## Training step (AdamW, B={step['batch']}, T={step['T']}, {env['threads']} threads, "
+        f"load average {env['load_average'][0]:.2f})",
         "",
         markdown_table(
             [{"model": k, **v} for k, v in step["models"].items()], ["model", "params", "step_ms"]
         ),
         f"PRISM / parameter-matched Transformer step-time ratio: {step['ratio']:.2f}.",
+        "",
+        markdown_table(
+            [
+                {
+                    "check": "PRISM / Transformer step time",
+                    "ratio": step["ratio"],
+                    "target": f"<= {step['target']:.1f}",
+                    "result": "pass" if step["passed"] else "FAIL",
+                }
+            ],
+            ["check", "ratio", "target", "result"],
+        ),
     ]
     text = "\n".join(md)
     write_record(Path(out), "bench_prism", payload, text)

@@ -207,6 +207,8 @@ class HoloMemoryExpert(Expert):
         k, v, q = self.memory.codes(x)
         writes = x.new_zeros(n_pos, D).index_copy(0, ctx.index, ctx.weights[:, None] * k * v)
         thread: TapeThread = ctx.thread
+        if thread.writes:
+            raise ValueError("a holographic expert cannot share a thread with a slot-tape expert")
         # Composing with an additive map (1, w) keeps A and adds w to B. A stays the stride-0
         # ones view, which also tells a holo thread apart from a slot tape's (A ≠ 1).
         if thread.maps is None:

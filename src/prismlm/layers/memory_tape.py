@@ -37,8 +37,13 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..ops.tape_scan import compose_maps, content_read, tape_scan, write_maps
+from ..ops.tape_scan import content_read, write_maps
+from ..ops.tape_writes import tape_from_writes, tape_from_writes_reference
 from .experts import Expert, ExpertContext
+
+# Size of one [B, T, S, d_mem] map from which the fused tape beats the composed maps on CPU
+# (toy PRISM: 16·256·32·64 ≈ 8.4M entries, fused ≈ 3× faster; the smoke preset, 32K: ≈ 0.7×).
+FUSED_MIN_ELEMENTS = 1 << 20
 
 
 @dataclass
@@ -46,17 +51,23 @@ class TapeThread:
     """The tape as it travels up the stack for one forward (or one decode step).
 
     init: [S, d_mem] initial tape shared by the batch, or [B, S, d_mem] one per row (a seed).
-    maps: composed time-t write maps (A, B) of the memory blocks below, each [B, T, S, d_mem],
-    or None (no writes yet). visible: the tape seen at the top of the blocks so far,
-    [B, T, S, d_mem], or None (= init at every position).
+    maps: the holographic expert's composed time-t maps (A, B), each [B, T, S, d_mem], or None.
+    writes: the slot experts' write triples (g [B, T, S], e [B, T, d_mem], a [B, T, d_mem]) of
+    the blocks so far, in block order (`ops.tape_writes`); empty before the first write.
+    visible: the tape seen at the top of the blocks so far, [B, T, S, d_mem], or None (= init
+    at every position); mean: its mean over slots, [B, T, d_mem], when the writer computed it.
     """
 
     init: torch.Tensor
     maps: tuple[torch.Tensor, torch.Tensor] | None = None
     visible: torch.Tensor | None = None
+    writes: tuple[tuple[torch.Tensor, torch.Tensor, torch.Tensor], ...] = ()
+    mean: torch.Tensor | None = None
 
     def summary(self, batch: int, length: int) -> torch.Tensor:
         """mean over slots of the visible tape: [B·T, d_mem]."""
+        if self.mean is not None:
+            return self.mean.reshape(batch * length, -1)
         if self.visible is None:
             mean = self.init.mean(-2)  # [d_mem] or [B, d_mem]
             if mean.dim() == 1:
@@ -124,6 +135,12 @@ def slot_keys(num_slots: int, d_mem: int) -> torch.Tensor:
 class MemoryExpert(Expert):
     """Read/write head on the shared tape. x: [N, d_model] dispatched tokens -> [N, d_model].
 
+    chunk: C ≥ 1 composes the writes' full maps and runs the two-level `tape_scan` with chunks
+    of C steps (`ops.tape_writes.tape_from_writes_reference`). None picks by size: on CPU the
+    fused tape (`tape_from_writes`, which never forms a map) once a [B, T, S, d_mem] map would
+    hold FUSED_MIN_ELEMENTS entries — there memory traffic dominates — and otherwise (small
+    tapes, or accelerators, where per-step launches dominate) the composed maps with
+    C = ⌈√T⌉, the fewest sequential steps.
     Needs `ctx` (positions, route weights, thread, decode state). Puts into ctx.outputs:
     "thread" (updated), "state" (this block's tape at the last position, [B, S, d_mem]) and
     "read_entropy" (mean entropy of the read weights, scalar).
@@ -200,14 +217,19 @@ class MemoryExpert(Expert):
             dim=-1,
         )
         vec = x.new_zeros(n_pos, s + 2 * dm).index_copy(0, ctx.index, vec)
-        gw, e_all, a_all = vec.split([s, dm, dm], dim=-1)
-        a_all, b_all = write_maps(gw, e_all, a_all, torch.ones_like(gw[:, 0]))
-        shape = (ctx.batch, ctx.length, s, dm)
+        write = tuple(v.view(ctx.batch, ctx.length, -1) for v in vec.split([s, dm, dm], dim=-1))
         thread: TapeThread = ctx.thread
-        maps = compose_maps(thread.maps, (a_all.view(shape), b_all.view(shape)))
+        if thread.maps is not None:
+            raise ValueError("a slot-tape expert cannot share a thread with a holographic expert")
+        writes = (*thread.writes, write)
         m0 = thread.init if ctx.state is None else ctx.state
-        tape = tape_scan(maps[0], maps[1], m0, chunk=self.chunk)  # [B, T, S, d_mem]
-        ctx.outputs["thread"] = TapeThread(thread.init, maps, tape)
+        fused = x.device.type == "cpu" and n_pos * s * dm >= FUSED_MIN_ELEMENTS
+        if self.chunk is None and fused:
+            tape, mean = tape_from_writes(writes, m0)  # [B, T, S, d_mem], [B, T, d_mem]
+        else:
+            chunk = self.chunk or math.isqrt(max(ctx.length, 1) - 1) + 1
+            tape, mean = tape_from_writes_reference(writes, m0, chunk=chunk)
+        ctx.outputs["thread"] = TapeThread(thread.init, None, tape, writes, mean)
         ctx.outputs["state"] = tape[:, -1]
         read, weights = content_read(query, tape.reshape(n_pos, s, dm).index_select(0, ctx.index))
         ent = -(weights * torch.log(weights.clamp_min(1e-12))).sum(-1)

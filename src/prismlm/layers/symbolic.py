@@ -60,6 +60,36 @@ PRIMITIVES = {
 }
 
 
+# The primitives whose output is a full vector; compare, select and count are one number per
+# token broadcast to d. PRIMITIVES' order is what the selector's logits index.
+_VECTOR = ("gate", "threshold", "shift")
+
+
+def mix_primitives_reference(
+    p: torch.Tensor, a1: torch.Tensor, a2: torch.Tensor, a3: torch.Tensor
+) -> torch.Tensor:
+    """Σ_i p_i prim_i(a1, a2, a3) by stacking all six outputs. p: [N, 6], a*: [N, d] -> [N, d]."""
+    outs = torch.stack([f(a1, a2, a3) for f in PRIMITIVES.values()], dim=-2)  # [N, 6, d]
+    return (p[..., None] * outs).sum(-2)
+
+
+def mix_primitives(p: torch.Tensor, a1: torch.Tensor, a2: torch.Tensor, a3: torch.Tensor) -> torch.Tensor:
+    """`mix_primitives_reference` without the [N, 6, d] stack: the three broadcast primitives
+    are mixed as numbers ([N, 1]) and added once, the three vector ones are summed directly.
+    Every primitive is still evaluated, so ∂/∂p reaches all six (the straight-through rule)."""
+    names = list(PRIMITIVES)
+    col = {n: p[..., names.index(n), None] for n in names}
+    half = a1.shape[-1] // 2
+    cos = F.cosine_similarity(a1[..., :half], a1[..., half : 2 * half], dim=-1, eps=1e-6)
+    scalar = (
+        col["compare"] * cos[..., None]
+        + col["select"] * (torch.softmax(a2, dim=-1) * a1).sum(-1, keepdim=True)
+        + col["count"] * torch.sigmoid(a1).mean(-1, keepdim=True)
+    )
+    gate, threshold, shift = (col[n] * PRIMITIVES[n](a1, a2, a3) for n in _VECTOR)
+    return gate + threshold + shift + scalar
+
+
 def straight_through_one_hot(logits: torch.Tensor) -> torch.Tensor:
     """One-hot of the argmax in the forward pass, softmax gradient in the backward pass."""
     soft = torch.softmax(logits, dim=-1)
@@ -86,5 +116,4 @@ class SymbolicExpert(Expert):
         logits = self.w_sel(x)
         p = straight_through_one_hot(logits)
         self.last_choice = logits.argmax(-1).detach()
-        outs = torch.stack([f(a1, a2, a3) for f in PRIMITIVES.values()], dim=-2)  # [N, 6, d]
-        return self.w_out((p[..., None] * outs).sum(-2))
+        return self.w_out(mix_primitives(p, a1, a2, a3))

@@ -9,9 +9,17 @@ vector e_t ∈ (0, 1)^{d_mem}, an add vector a_t and a scalar write strength g_t
 associatively: (A₂, B₂) ∘ (A₁, B₁) = (A₂ A₁, A₂ B₁ + B₂). Forms:
 
 * `tape_scan_recurrent` — the loop over t (reference).
-* `tape_scan` — two-level chunked scan: all chunks are scanned at once (C vectorised steps),
-  then a sequential pass over the n chunk boundaries carries the state; ≈ 2√T sequential steps.
-  It only multiplies numbers in [0, 1] and never divides, so it stays exact when cumulative
+* `tape_scan` — the training form: an autograd Function whose forward writes M in place, step by
+  step (`chunk=None`), or by a two-level chunked scan (`chunk=C`: all chunks at once in C
+  vectorised steps, then a pass over the n chunk boundaries; ≈ C + n sequential steps). Its
+  backward is the adjoint recurrence, itself a tape scan run backwards in time:
+
+      G_t = ∂L/∂M_t + A_{t+1} ⊙ G_{t+1},   ∂L/∂B_t = G_t,   ∂L/∂A_t = G_t ⊙ M_{t−1},
+      ∂L/∂M_0 = A_1 ⊙ G_1 (summed over broadcast rows)
+
+  so a step costs one [Bt, S, d] fused multiply-add each way and no autograd graph over T
+  (the graph of a Python loop stores, and its backward re-allocates, a tensor per step). Both
+  kernels only multiply numbers in [0, 1] and never divide, so they stay exact when cumulative
   products of A underflow to 0 (a log-space cumsum with a division would not).
 * `tape_step` — one decode step.
 
@@ -30,6 +38,7 @@ import math
 
 import torch
 import torch.nn.functional as F
+from torch.autograd.function import once_differentiable
 
 from .numerics import cast, compute_dtype
 
@@ -100,43 +109,83 @@ def _dtypes(a, b, m0) -> tuple[torch.dtype, torch.dtype]:
 def tape_scan(
     a: torch.Tensor, b: torch.Tensor, m0: torch.Tensor, chunk: int | None = None
 ) -> torch.Tensor:
-    """Two-level chunked scan of M_t = A_t ⊙ M_{t−1} + B_t. a, b: [Bt, T, S, d] -> [Bt, T, S, d].
+    """M_t = A_t ⊙ M_{t−1} + B_t with a hand-written backward. a, b: [Bt, T, S, d] -> [Bt, T, S, d].
 
-    T is cut into n chunks of C steps (C = ⌈√T⌉ by default). Level 1 scans all chunks at once
-    from a zero state, C vectorised steps, keeping the running products ΠA; level 2 carries the
-    true state across the n chunk boundaries; the output is ΠA ⊙ carry + local. C + n ≈ 2√T
-    sequential steps instead of T, and only products of numbers in [0, 1] — no division.
+    chunk: None scans step by step in place (fastest on CPU at training sizes); C ≥ 1 runs the
+    two-level chunked scan with chunks of C steps (fewer sequential steps at long T). Equal to
+    `tape_scan_recurrent` in value and gradient up to rounding (tests/ops).
     """
     _check(a, b)
-    bt, t = a.shape[:2]
-    c = chunk if chunk is not None else math.isqrt(max(t, 1) - 1) + 1
-    if c < 1:
-        raise ValueError(f"chunk must be >= 1, got {c}")
+    if chunk is not None and chunk < 1:
+        raise ValueError(f"chunk must be >= 1, got {chunk}")
     out_dtype, dt = _dtypes(a, b, m0)
-    if t == 0:
+    if a.shape[1] == 0:
         return b.to(out_dtype)
     a, b, m0 = cast(dt, a, b, m0)
-    c = min(c, t)
-    n = -(-t // c)
-    if n * c != t:
-        # Identity maps (A = 1, B = 0) pad the last chunk.
+    return _TapeScan.apply(a, b, m0, chunk).to(out_dtype)
+
+
+@torch.no_grad()
+def _scan_kernel(a: torch.Tensor, b: torch.Tensor, m0: torch.Tensor, chunk: int | None) -> torch.Tensor:
+    """The forward values of the scan, no graph. a, b: [Bt, T, S, d]; m0 broadcasts to [Bt, S, d]."""
+    bt, t = b.shape[:2]
+    if chunk is None or chunk >= t:
+        out = torch.empty_like(b, memory_format=torch.contiguous_format)
+        prev = m0.expand_as(b[:, 0])
+        for i in range(t):
+            prev = torch.addcmul(b[:, i], a[:, i], prev, out=out[:, i])
+        return out
+    c, n = chunk, -(-t // chunk)
+    if n * c != t:  # identity maps (A = 1, B = 0) pad the last chunk
         a = F.pad(a, (0, 0, 0, 0, 0, n * c - t), value=1.0)
         b = F.pad(b, (0, 0, 0, 0, 0, n * c - t), value=0.0)
-    # unbind (not indexing in the loop): its backward stacks the gradients once instead of
-    # materialising a zero-filled full-size tensor per step.
-    a_steps = a.unflatten(1, (n, c)).unbind(2)
-    b_steps = b.unflatten(1, (n, c)).unbind(2)
-    pa, pb = a_steps[0], b_steps[0]
-    prods, locals_ = [pa], [pb]
+    a, b = a.unflatten(1, (n, c)), b.unflatten(1, (n, c))
+    # Level 1: every chunk from a zero state (local) and the running products ΠA (prod).
+    local = torch.empty_like(b, memory_format=torch.contiguous_format)
+    prod = torch.empty_like(local)
+    local[:, :, 0], prod[:, :, 0] = b[:, :, 0], a[:, :, 0]
     for i in range(1, c):
-        pa, pb = a_steps[i] * pa, a_steps[i] * pb + b_steps[i]
-        prods.append(pa)
-        locals_.append(pb)
-    prod, local = torch.stack(prods, dim=2), torch.stack(locals_, dim=2)  # [Bt, n, C, S, d]
-    m = m0.expand_as(pa[:, 0])
-    carries = []
-    for pa_j, pb_j in zip(pa.unbind(1), pb.unbind(1), strict=True):
-        carries.append(m)
-        m = pa_j * m + pb_j
-    out = prod * torch.stack(carries, dim=1)[:, :, None] + local
-    return out.flatten(1, 2)[:, :t].to(out_dtype)
+        torch.addcmul(b[:, :, i], a[:, :, i], local[:, :, i - 1], out=local[:, :, i])
+        torch.mul(a[:, :, i], prod[:, :, i - 1], out=prod[:, :, i])
+    # Level 2: the true state entering each chunk, then M = ΠA ⊙ carry + local.
+    carry = torch.empty_like(local[:, :, 0])
+    m = m0.expand_as(carry[:, 0])
+    for j in range(n):
+        carry[:, j] = m
+        m = torch.addcmul(local[:, j, -1], prod[:, j, -1], m)
+    return local.addcmul_(prod, carry[:, :, None]).flatten(1, 2)[:, :t]
+
+
+class _TapeScan(torch.autograd.Function):
+    """Forward: `_scan_kernel`. Backward: the adjoint scan of the module docstring."""
+
+    @staticmethod
+    def forward(ctx, a, b, m0, chunk):
+        out = _scan_kernel(a, b, m0, chunk)
+        ctx.save_for_backward(a, m0, out)
+        ctx.chunk = chunk
+        return out
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad):
+        a, m0, out = ctx.saved_tensors
+        t = a.shape[1]
+        if ctx.chunk is None or ctx.chunk >= t:
+            g = torch.empty_like(out)
+            g[:, -1] = grad[:, -1]
+            for i in range(t - 2, -1, -1):
+                torch.addcmul(grad[:, i], a[:, i + 1], g[:, i + 1], out=g[:, i])
+        else:
+            # G runs backwards in time with A shifted by one step; flipping time makes it a
+            # forward scan from G_T = 0 (the pad value multiplies that zero state: any will do).
+            a_next = torch.cat([a[:, 1:], torch.ones_like(a[:, :1])], dim=1)
+            g = _scan_kernel(a_next.flip(1), grad.flip(1), grad.new_zeros(()), ctx.chunk).flip(1)
+        grad_a = grad_m0 = None
+        if ctx.needs_input_grad[0]:
+            grad_a = torch.empty_like(g)
+            torch.mul(g[:, 1:], out[:, :-1], out=grad_a[:, 1:])
+            torch.mul(g[:, 0], m0, out=grad_a[:, 0])
+        if ctx.needs_input_grad[2]:
+            grad_m0 = (a[:, 0] * g[:, 0]).sum_to_size(m0.shape)
+        return grad_a, g if ctx.needs_input_grad[1] else None, grad_m0, None
