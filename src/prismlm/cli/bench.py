@@ -7,11 +7,25 @@ import typer
 from .apps import bench_app, demo_app
 
 
+def _int_list(text: str, flag: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise typer.BadParameter(f"{flag} takes comma-separated integers, got {text!r}") from None
+
+
 @bench_app.command("mixer")
 def bench_mixer(
     out: Path = typer.Option(Path("results/bench_mixer"), help="output folder"),
     quick: bool = typer.Option(False, help="small sizes, for a smoke run"),
     threads: int = typer.Option(0, help="torch intra-op threads (0: torch's default)"),
+    parts: str = typer.Option("", help="comma-separated subset of op,train,decode (default: all)"),
+    decode_only: bool = typer.Option(False, help="shorthand for --parts decode"),
+    lengths: str = typer.Option("", help="op/train sequence lengths T, e.g. 2048,8192"),
+    contexts: str = typer.Option("", help="decode contexts n, e.g. 2048,16384"),
+    batches: str = typer.Option("", help="decode batch sizes, e.g. 1,8"),
+    compiled: bool = typer.Option(True, help="also time torch.compile'd decode steps"),
+    repeats: int = typer.Option(0, help="timed repeats per row (0: the config's)"),
 ) -> None:
     """Prizma-Seq vs parameter-matched Transformer: train step, decode, chunked vs recurrent."""
     import dataclasses
@@ -19,7 +33,18 @@ def bench_mixer(
     from ..bench.mixer import MixerBenchConfig, run_mixer_benchmark
 
     config = MixerBenchConfig.quick() if quick else MixerBenchConfig()
-    run_mixer_benchmark(out, config=dataclasses.replace(config, threads=threads or None))
+    overrides = {"threads": threads or None}
+    if not quick:
+        overrides["compiled"] = compiled
+    if decode_only or parts:
+        overrides["parts"] = ("decode",) if decode_only else tuple(p.strip() for p in parts.split(","))
+    for flag, field, text in (("--lengths", "lengths", lengths), ("--contexts", "contexts", contexts),
+                              ("--batches", "decode_batches", batches)):
+        if text:
+            overrides[field] = _int_list(text, flag)
+    if repeats:
+        overrides["repeats"] = repeats
+    run_mixer_benchmark(out, config=dataclasses.replace(config, **overrides))
 
 
 @demo_app.callback()

@@ -68,3 +68,14 @@ def transposed_weight(linear_or_embedding: nn.Module) -> torch.Tensor:
     return decode_weights(
         linear_or_embedding, lambda: {"t": linear_or_embedding.weight.t().contiguous()}
     )["t"]
+
+
+def collect_decode_weights(run: Callable[[], object]) -> list[tuple[nn.Module, dict]]:
+    """Call `run()` inside a fresh session; return every (module, weights) that it built."""
+    token = _session.set({})
+    try:
+        run()
+        built = _session.get()
+    finally:
+        _session.reset(token)
+    return [(module, weights) for module, _, weights in built.values()]

@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..ops.delta_rule import delta_rule, delta_rule_step
+from ..ops.delta_step_fused import can_fuse, decode_features, delta_step_
 from ..ops.feature_maps import apply_feature_map, feature_dim, l2_normalize, make_feature_buffers
 from ..ops.window_attention import sliding_window_attention
 from .decode_weights import decode_weights
@@ -207,7 +208,9 @@ class PrizmaMixer(nn.Module):
         H, dh = self.n_heads, self.head_dim
         w = decode_weights(self, self._decode_layout)
         if self.conv is not None:
-            x, state.conv_ring = self.conv.step(xn_t, state.conv_ring)
+            x, ring = self.conv.step(xn_t, state.conv_ring)
+            # compiled: keep the ring's layout that of init_state (a stride change recompiles)
+            state.conv_ring = ring.contiguous() if torch.compiler.is_compiling() else ring
             x = F.silu(x)
         else:
             x = xn_t
@@ -221,17 +224,20 @@ class PrizmaMixer(nn.Module):
             logits.append(None if proj is None else z[:, end : end + H])
             end += 0 if proj is None else H
         beta, alpha, erase = self._activate(*logits)
-        phi = self._features(qk)
-        o, state.S = delta_rule_step(phi[:, :, 0], phi[:, :, 1], v, beta, alpha, state.S, erase)
+        phi = decode_features(self.feat_map, qk, self._buffers)  # [B, H, 2, d_φ]
+        if can_fuse(phi, v, beta, alpha, state.S, erase):  # S updated in place, no new tensor
+            o = delta_step_(phi, v, beta, alpha, state.S, erase)
+        else:
+            o, state.S = delta_rule_step(phi[:, :, 0], phi[:, :, 1], v, beta, alpha, state.S, erase)
         if self.state_norm is not None:
             o = self.state_norm(o)
         if self.use_window:
-            slot = state.position % self.window
-            state.window_k[:, :, slot] = qk[:, :, 1]
-            state.window_v[:, :, slot] = v
+            slot = state.position % self.window  # slices, not an index: no recompile per slot
+            state.window_k[:, :, slot : slot + 1] = qk[:, :, 1:]
+            state.window_v[:, :, slot : slot + 1] = qkv[:, :, 2:]
             mask = None  # once every slot holds a real position, no mask is needed
             if state.position < self.window:
-                state.window_valid[slot] = True
+                state.window_valid[slot : slot + 1] = True
                 mask = state.window_valid[None]
             o = o + F.scaled_dot_product_attention(
                 qk[:, :, :1], state.window_k, state.window_v, attn_mask=mask

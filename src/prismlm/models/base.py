@@ -159,6 +159,11 @@ class SequenceLM(nn.Module):
         Raises ValueError/TypeError for ids that are not [B] integers in [0, vocab) and for a
         state whose batch size is not B.
         """
+        self.check_step_inputs(token, state)
+        return self._step(token, state)
+
+    def check_step_inputs(self, token: torch.Tensor, state: DecodeState) -> None:
+        """The checks of `step`: token [B] ids in [0, vocab), state a DecodeState of batch B."""
         self.check_input_ids(token, ndim=1)
         if not isinstance(state, DecodeState):
             raise TypeError(f"state must be a DecodeState from init_state, got {type(state).__name__}")
@@ -167,7 +172,14 @@ class SequenceLM(nn.Module):
                 f"token has batch size {token.shape[0]} but the state was built for batch size "
                 f"{state.batch_size}"
             )
-        return self._step(token, state)
+
+    def compile_step(self, **compile_options):
+        """`step` compiled whole with `torch.compile` (models/compiled_step.py): returns a
+        callable `(token, state) -> (logits, state)` with `step`'s contract, run without autograd.
+        `compile_options` go to `torch.compile` (default `dynamic=True`)."""
+        from .compiled_step import CompiledStep
+
+        return CompiledStep(self, **compile_options)
 
     @torch.no_grad()
     def prefill(self, input_ids: torch.Tensor) -> tuple[torch.Tensor, DecodeState]:

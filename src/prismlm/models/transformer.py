@@ -16,6 +16,8 @@ from .base import SequenceLM, register_model
 from .config import require_lm_shape
 from .state import DecodeState
 
+DECODE_HEADROOM = 256  # cache positions allocated beyond the prompt (then capacity doubles)
+
 
 @dataclass
 class TransformerConfig:
@@ -104,13 +106,17 @@ class TransformerLM(SequenceLM):
         logits = self.tied_head(self.norm(h))
         return (logits, logits.new_zeros(())) if return_aux else logits
 
-    def init_state(self, batch_size: int, device=None) -> TransformerState:
+    def init_state(
+        self, batch_size: int, device=None, capacity: int = DECODE_HEADROOM
+    ) -> TransformerState:
+        """Empty caches with room for `capacity` positions (capped at max_len) before growing."""
         self.check_batch_size(batch_size)
         device = device or self.embed.weight.device
         dtype = self.embed.weight.dtype
         c = self.config
+        capacity = max(1, min(capacity, c.max_len))
         return TransformerState(
-            [KVCache(batch_size, c.n_heads, c.d_model // c.n_heads, device, dtype)
+            [KVCache(batch_size, c.n_heads, c.d_model // c.n_heads, device, dtype, capacity)
              for _ in range(c.n_layers)]
         )
 
@@ -118,7 +124,10 @@ class TransformerLM(SequenceLM):
     def prefill(self, input_ids: torch.Tensor) -> tuple[torch.Tensor, TransformerState]:
         """Parallel prefill: one forward pass over the prompt that also fills the KV caches."""
         self.check_input_ids(input_ids, self.config.max_len)
-        state = self.init_state(input_ids.shape[0], input_ids.device)
+        # Room for the prompt and DECODE_HEADROOM more tokens: no cache growth in the first steps.
+        state = self.init_state(
+            input_ids.shape[0], input_ids.device, input_ids.shape[1] + DECODE_HEADROOM
+        )
         h = self.embed(input_ids)
         for block, cache in zip(self.blocks, state.caches, strict=True):
             h = block(h, cache)

@@ -1,0 +1,102 @@
+"""Decode rows of `prismlm bench mixer`: per-token `step` latency after a context of n tokens.
+
+For every context n and batch B, each model prefills one random prompt of n tokens (batch 1, in
+parallel), its state is repeated to B rows (decode cost does not depend on the rows' content;
+prefilling B copies would only cost memory), and `decode_tokens` greedy steps are timed from a
+fresh copy of that state per repeat. Two programs are timed, never mixed in one ratio:
+
+    eager     `model.step` inside `reuse_decode_weights()` (the generation loop's setting)
+    compiled  `model.compile_step()` (the whole step as one torch.compile graph), if enabled
+
+ratio = Prizma ms/token ÷ Transformer ms/token within the same program. The Transformer runs its
+best decode path: a preallocated KV cache, one fused qkv matmul, rotary from a table and SDPA
+over the valid prefix only; Prizma carries a constant-size state.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+
+from ..layers.decode_weights import reuse_decode_weights
+from .timing import time_call
+
+# Prizma decode / Transformer KV decode at batch 1 (issue 19): at most these ratios at these n.
+DECODE_TARGETS = {2048: 1.0, 16384: 0.5}
+DECODE_TARGET_BATCH = 1
+
+
+def _repeat_batch(state, batch: int):
+    """`state` (batch 1) with every batched tensor repeated to `batch` rows, in place."""
+    def repeat(t: torch.Tensor) -> torch.Tensor:
+        if t.dim() < 2 or t.shape[0] != 1:  # unbatched (e.g. the window's valid mask)
+            return t
+        return t.repeat(batch, *([1] * (t.dim() - 1)))
+
+    if batch > 1:
+        state.apply(repeat)
+    return state
+
+
+def _time_decode(step, start, tokens: int, repeats: int) -> tuple[float, object]:
+    """Median seconds per token of `tokens` greedy steps from fresh copies of `start`."""
+    final = {}
+
+    def decode(begin):
+        logits, state = begin
+        token = logits.argmax(-1)
+        with reuse_decode_weights():
+            for _ in range(tokens):
+                logits, state = step(token, state)
+                token = logits.argmax(-1)
+        final["state"] = state
+
+    timing = time_call(decode, repeats, setup=lambda: copy.deepcopy(start))
+    return timing["median_s"] / tokens, final["state"]
+
+
+@torch.no_grad()
+def bench_decode(models: dict, compiled: dict, n: int, batch: int, tokens: int, repeats: int,
+                 vocab_size: int, gen: torch.Generator) -> dict:
+    """One row: ms/token of every model at context n and batch B, eager (and compiled)."""
+    prompt = torch.randint(0, vocab_size, (1, n), generator=gen)
+    row = {"context": n, "batch": batch, "threads": torch.get_num_threads()}
+    for name, model in models.items():
+        model.eval()
+        logits, state = model.prefill(prompt)
+        start = (logits.repeat(batch, 1), _repeat_batch(state, batch))
+        seconds, final = _time_decode(model.step, start, tokens, repeats)
+        row[f"{name}_ms_per_token"] = 1e3 * seconds
+        if name in compiled:
+            seconds, _ = _time_decode(compiled[name], start, tokens, repeats)
+            row[f"{name}_compiled_ms_per_token"] = 1e3 * seconds
+        row[f"{name}_state_floats"] = final.num_floats()
+    row["ratio"] = row["prizma_ms_per_token"] / row["transformer_ms_per_token"]
+    if compiled:
+        row["compiled_ratio"] = (
+            row["prizma_compiled_ms_per_token"] / row["transformer_compiled_ms_per_token"]
+        )
+    return row
+
+
+def decode_verdicts(decode_rows: list[dict]) -> list[dict]:
+    """Pass/fail per target context at batch 1, one row per program measured; state constancy."""
+    out = []
+    for n, target in DECODE_TARGETS.items():
+        row = next((r for r in decode_rows
+                    if r["context"] == n and r["batch"] == DECODE_TARGET_BATCH), None)
+        if row is None:
+            continue
+        for program, key in (("eager", "ratio"), ("compiled", "compiled_ratio")):
+            if key in row:
+                out.append({
+                    "claim": f"Prizma decode ≤ {target:g}× Transformer KV decode at n={n}, "
+                             f"B={DECODE_TARGET_BATCH} ({program})",
+                    "measured": f"{row[key]:.2f}×", "pass": row[key] <= target,
+                })
+    for batch in sorted({r["batch"] for r in decode_rows}):
+        sizes = {r["prizma_state_floats"] for r in decode_rows if r["batch"] == batch}
+        out.append({"claim": f"Prizma decode state constant in n (B={batch})",
+                    "measured": f"{sorted(sizes)} floats", "pass": len(sizes) == 1})
+    return out

@@ -1,0 +1,85 @@
+"""The delta-rule decode step with fewer ops: the state updated in place, q and k read together.
+
+Same recurrence as `ops.delta_rule` (one token, per batch row and head, S ∈ R^{V×K}):
+
+    o   = S q                         the pre-write read
+    u   = β v − β^e α S k            (β^e = β unless an erase strength is given)
+    S  ← α S + u kᵀ                   written into S's own storage (no new [B, H, V, K] tensor)
+
+`delta_step_` takes φ(q) and φ(k) already stacked as one [B, H, 2, K] tensor — the layout the
+mixer's decode step produces — so both reads are one batched matmul and nothing is re-stacked.
+Per token that is 4 kernels without decay (matmul, sub, mul, addcmul_) where `delta_rule_step`
+issues ~7 and allocates a new state; on CPU decoding such tiny ops, not FLOPs, set the latency.
+
+It runs only where the in-place update is safe and the dtypes already agree (`can_fuse`); the
+caller falls back to `delta_rule_step` otherwise (autograd through the state, mixed dtypes,
+autocast), which keeps that function the one definition of the maths.
+
+`decode_features` is the same idea for the feature map: quad2 on a handful of rows is cheapest
+in its plain form l2n([x ; x_I ⊙ x_J]) (one gather matmul, one product, one concat, one norm),
+not in the training path's norm-in-d_h-space form, which pays ~15 small ops and a pair-count
+matmul per call to save passes over wide [B, H, T, d_φ] tensors that a decode step does not have.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .delta_rule import _MIN_DECAY
+from .feature_maps import apply_feature_map, quad2_features_reference
+
+
+def can_fuse(phi: torch.Tensor, v: torch.Tensor, beta: torch.Tensor,
+             alpha: torch.Tensor | None, state: torch.Tensor,
+             erase: torch.Tensor | None = None) -> bool:
+    """True when `delta_step_` may run: one float dtype throughout, no autocast, and no autograd
+    graph that an in-place write to `state` would invalidate."""
+    dtype = state.dtype
+    if dtype not in (torch.float32, torch.float64):
+        return False
+    if phi.dtype != dtype or v.dtype != dtype or beta.dtype != dtype:
+        return False
+    if any(g is not None and g.dtype != dtype for g in (alpha, erase)):
+        return False
+    if torch.is_autocast_enabled(state.device.type):
+        return False
+    tensors = (phi, v, beta, state) + tuple(g for g in (alpha, erase) if g is not None)
+    return not (torch.is_grad_enabled() and any(t.requires_grad for t in tensors))
+
+
+def delta_step_(
+    phi: torch.Tensor,
+    v: torch.Tensor,
+    beta: torch.Tensor,
+    alpha: torch.Tensor | None,
+    state: torch.Tensor,
+    erase: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """One decode step, updating `state` in place.
+
+    phi: [B, H, 2, K] = [φ(q_t); φ(k_t)]; v: [B, H, V]; beta, alpha: [B, H] (alpha None: no
+    decay); erase: [B, H] erase strength β^e (None: β^e = β); state: [B, H, V, K], S_{t-1} on entry and S_t on return. Returns o_t = S_{t-1} φ(q_t):
+    [B, H, V]. Equal to `delta_rule_step(phi[:, :, 0], phi[:, :, 1], v, beta, alpha, state)`.
+    """
+    reads = phi @ state.transpose(-1, -2)  # [B, H, 2, V]: S q and S k in one matmul
+    o, s_k = reads[:, :, 0], reads[:, :, 1]
+    k = phi[:, :, 1]
+    a = None if alpha is None else alpha.clamp_min(_MIN_DECAY)[..., None]  # [B, H, 1]
+    if erase is None:  # u = β (v − α S k)
+        u = (v - s_k) if a is None else torch.addcmul(v, a, s_k, value=-1.0)
+        u.mul_(beta[..., None])
+    else:  # u = β v − β^e α S k
+        e = erase[..., None] if a is None else erase[..., None] * a
+        u = torch.addcmul(v * beta[..., None], e, s_k, value=-1.0)
+    if a is not None:
+        state.mul_(a[..., None])
+    state.addcmul_(u[..., :, None], k[..., None, :])
+    return o
+
+
+def decode_features(kind: str, x: torch.Tensor, buffers: dict[str, torch.Tensor]) -> torch.Tensor:
+    """φ(x) for a decode step, x: [B, H, 2, d_h] -> [B, H, 2, d_φ]; equal to
+    `apply_feature_map(kind, x, buffers)` up to float rounding, in fewer ops for quad2."""
+    if kind == "quad2":
+        return quad2_features_reference(x, buffers["select"])
+    return apply_feature_map(kind, x, buffers)
