@@ -19,6 +19,7 @@ import torch
 
 from ..config import require
 from . import mlp
+from .protocol import epoch_batches, gather_rows, iterate
 
 
 @dataclass(frozen=True)
@@ -98,8 +99,7 @@ class EWC(_MLPLearner):
         n = x_task.shape[1]
         m = min(self.cfg.ewc_samples, n)
         idx = torch.from_numpy(np.stack([r.choice(n, m, replace=False) for r in self.rngs]))
-        ar = torch.arange(len(self.seeds))[:, None]
-        xs, ys = self._runs(x_task[ar, idx], y_task[ar, idx])
+        xs, ys = self._runs(gather_rows(x_task, idx), gather_rows(y_task, idx))
         fisher = mlp.diag_fisher(self.p, xs, ys)
         for k, f in fisher.items():
             self.fs[k].add_(f)
@@ -130,9 +130,8 @@ class Replay(_MLPLearner):
             k = min(self.filled, x.shape[1])
             noise = torch.rand(x.shape[0], self.filled, generator=self.gen)
             pick = noise.argsort(1)[:, :k]
-            ar = torch.arange(x.shape[0])[:, None]
-            x = torch.cat([x, self.buf_x[ar, pick]], 1)
-            y = torch.cat([y, self.buf_y[ar, pick]], 1)
+            x = torch.cat([x, gather_rows(self.buf_x, pick)], 1)
+            y = torch.cat([y, gather_rows(self.buf_y, pick)], 1)
         self._sgd(mlp.gradients(self.p, x, y))
 
     def end_task(self, task: int, x_task: torch.Tensor, y_task: torch.Tensor) -> None:
@@ -159,17 +158,14 @@ def run_oracle(stream, cfg: MLPConfig, epochs: int, batch_size: int, progress: b
 
     Returns R: [S, T, T] numpy. Net (s, t) is seeded s + t, as is its shuffle generator.
     """
-    from .protocol import epoch_batches, iterate
-
     S, T = stream.n_seeds, stream.n_tasks
     runs_seed = [s + t for s in stream.seeds for t in range(T)]
     p = mlp.init_mlp(runs_seed, (stream.n_in, cfg.hidden, cfg.hidden, stream.n_classes))
     xs = stream.x_train.reshape(S * T, *stream.x_train.shape[2:])
     ys = stream.y_train.reshape(S * T, -1)
     perms = epoch_batches(runs_seed, 1, xs.shape[1], epochs)
-    ar = torch.arange(S * T)[:, None]
     for idx in iterate(perms[:, 0], batch_size, progress, "oracle"):
-        grads = mlp.gradients(p, xs[ar, idx], ys[ar, idx])
+        grads = mlp.gradients(p, gather_rows(xs, idx), gather_rows(ys, idx))
         for k, g in grads.items():
             p[k].sub_(g, alpha=cfg.lr)
     xt = stream.x_test.reshape(S * T, *stream.x_test.shape[2:])

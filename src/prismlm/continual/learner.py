@@ -136,18 +136,18 @@ class Prizma:
         y1 = torch.nn.functional.one_hot(y, self.n_classes).to(x.dtype)
         ar = torch.arange(self.R)
         target, train, z_all, xhat_all = self._route(x)
-        p = ExpertParams(**{k: v[ar, target] for k, v in self.params.items()})
+        p = ExpertParams(**{k: pick(v, target) for k, v in self.params.items()})
         if int(target.max()) < z_all.shape[1]:
-            z, xhat = z_all[ar, target], xhat_all[ar, target]
+            z, xhat = pick(z_all, target), pick(xhat_all, target)
         else:  # a run just switched to a fresh expert outside the recognition pass
             z = xhat = None
         new, _ = local_update(p, x, y1, self.hp.lr, self.hp.lr_cls, self.hp.lambda_cls,
                               self.groups, z=z, xhat=xhat)
-        keep = ~train
+        keep = None if bool(train.all()) else ~train
         for k, v in new.items():
-            old = getattr(p, k)
-            mask = keep.view(-1, *([1] * (v.ndim - 1)))
-            self.params[k][ar, target] = torch.where(mask, old, v)
+            if keep is not None:  # runs that do not train keep their expert as it was
+                v = torch.where(keep.view(-1, *([1] * (v.ndim - 1))), getattr(p, k), v)
+            put(self.params[k], target, v)
         self.state["n_seen"][ar, target] += train.long() * x.shape[1]
         r = sample_surprise(x, new["We"], new["be"], new["Wd"], new["bd"]).mean(1)
         self._update_precision(ar, target, train & self.route, r)
@@ -221,8 +221,30 @@ class Prizma:
             raise ValueError("empty batch")
         if not torch.isfinite(x).all():
             raise ValueError("inputs contain NaN or infinite values")
-        xr = x[self.seed_index]
-        return xr if y is None else (xr, y[self.seed_index])
+        if self.R == len(self.seeds):
+            return x if y is None else (x, y)
+        xr = x.index_select(0, self.seed_index)
+        return xr if y is None else (xr, y.index_select(0, self.seed_index))
+
+
+def _rows(t: torch.Tensor, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    R, M = t.shape[:2]
+    return t.view(R * M, *t.shape[2:]), torch.arange(R) * M + idx
+
+
+def pick(t: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """t[r, idx[r]] for every run r: t [R, M, ...] contiguous, idx [R] -> [R, ...].
+
+    The same values as t[arange(R), idx], as one row copy (advanced indexing over two axes is
+    several times slower on CPU)."""
+    flat, rows = _rows(t, idx)
+    return flat.index_select(0, rows)
+
+
+def put(t: torch.Tensor, idx: torch.Tensor, values: torch.Tensor) -> None:
+    """t[r, idx[r]] = values[r] in place, for every run r (t contiguous [R, M, ...])."""
+    flat, rows = _rows(t, idx)
+    flat.index_copy_(0, rows, values)
 
 
 def _mode_groups(modes: list[str]) -> list[tuple[int, int, str]]:

@@ -32,9 +32,10 @@ import torch
 MODES = ("random", "exact", "exact_reference")
 
 
-def fast_tanh(x: torch.Tensor) -> torch.Tensor:
-    """tanh(x) = 2 sigmoid(2x) - 1; about twice as fast as torch.tanh on CPU, within 2e-7."""
-    return torch.sigmoid(x * 2).mul_(2).sub_(1)
+def fast_tanh_(x: torch.Tensor) -> torch.Tensor:
+    """tanh(x) = 2 sigmoid(2x) - 1 in place (x is a temporary); about twice as fast as
+    torch.tanh on CPU, within 2e-7."""
+    return torch.sigmoid_(x.mul_(2)).mul_(2).sub_(1)
 
 
 @dataclass
@@ -55,7 +56,7 @@ class ExpertParams:
 
 def encode(x: torch.Tensor, We: torch.Tensor, be: torch.Tensor) -> torch.Tensor:
     """Z = tanh(x W_eᵀ + b_e); x: [..., n, d], We: [..., h, d] -> [..., n, h]."""
-    return fast_tanh(torch.matmul(x, We.transpose(-1, -2)).add_(be.unsqueeze(-2)))
+    return fast_tanh_(torch.matmul(x, We.transpose(-1, -2)).add_(be.unsqueeze(-2)))
 
 
 def reconstruct(z: torch.Tensor, Wd: torch.Tensor, bd: torch.Tensor) -> torch.Tensor:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .local_rule import fast_tanh
+from .local_rule import fast_tanh_
 
 NAMES = ("W1", "b1", "W2", "b2", "W3", "b3")
 
@@ -28,8 +28,8 @@ def init_mlp(seeds, sizes: tuple[int, ...]) -> dict[str, torch.Tensor]:
 
 def forward(p, x):
     """Returns (h1, h2, logits) for x: [R, n, d]."""
-    h1 = fast_tanh(torch.baddbmm(p["b1"].unsqueeze(1), x, p["W1"].transpose(1, 2)))
-    h2 = fast_tanh(torch.baddbmm(p["b2"].unsqueeze(1), h1, p["W2"].transpose(1, 2)))
+    h1 = fast_tanh_(torch.baddbmm(p["b1"].unsqueeze(1), x, p["W1"].transpose(1, 2)))
+    h2 = fast_tanh_(torch.baddbmm(p["b2"].unsqueeze(1), h1, p["W2"].transpose(1, 2)))
     return h1, h2, torch.baddbmm(p["b3"].unsqueeze(1), h2, p["W3"].transpose(1, 2))
 
 

@@ -29,6 +29,16 @@ def epoch_batches(seeds, n_tasks: int, n: int, epochs: int) -> torch.Tensor:
     return torch.from_numpy(out)
 
 
+def gather_rows(x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """x[s, idx[s]] for every seed s: x [S, N, ...], idx [S, b] int64 -> [S, b, ...].
+
+    The same values as x[arange(S)[:, None], idx], as one row copy from a contiguous x."""
+    S, N = x.shape[:2]
+    rows = (idx + (torch.arange(S) * N).unsqueeze(1)).reshape(-1)
+    flat = x.contiguous().view(S * N, *x.shape[2:])
+    return flat.index_select(0, rows).view(S, idx.shape[1], *x.shape[2:])
+
+
 def iterate(perms: torch.Tensor, batch_size: int, progress: bool = False,
             desc: str = "") -> Iterator[torch.Tensor]:
     """Yield per-seed index batches [S, b] from perms [S, E, N]."""
@@ -60,12 +70,11 @@ def run_stream(learner, stream: Stream, epochs: int, batch_size: int = 128,
                          f"learner was built for {learner.n_in}")
     T = stream.n_tasks
     perms = epoch_batches(stream.seeds, T, stream.x_train.shape[2], epochs)
-    ar = torch.arange(stream.n_seeds)[:, None]
     r = np.zeros((learner.R, T, T))
     for t in range(T):
-        xt, yt = stream.x_train[:, t], stream.y_train[:, t]
+        xt, yt = stream.x_train[:, t].contiguous(), stream.y_train[:, t].contiguous()
         for idx in iterate(perms[:, t], batch_size, progress, f"{desc} task {t}"):
-            learner.observe(xt[ar, idx], yt[ar, idx], task=t)
+            learner.observe(gather_rows(xt, idx), gather_rows(yt, idx), task=t)
         learner.end_task(t, xt, yt)
         r[:, t] = evaluate(learner, stream)
     return r

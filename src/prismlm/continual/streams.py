@@ -43,6 +43,10 @@ class Stream:
     info: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        # row-major storage, so a minibatch is a copy of whole rows (the column permutations
+        # of the structured stream otherwise leave x column-major, and every gather strided)
+        for name in ("x_train", "y_train", "x_test", "y_test"):
+            setattr(self, name, getattr(self, name).contiguous())
         validate_stream(self)
 
     @property

@@ -25,7 +25,7 @@ from ...continual.streams import (
     checkerboard,
     single_head_ceiling,
 )
-from ...experiment.cache import cache_key, cached_run
+from ...experiment.cache import cache_key, cached_run, record_path
 from ...io import write_record
 from . import figures
 from .configs import (
@@ -47,16 +47,20 @@ from .report import ZERO_FGT_TOL, check, checks_markdown, learner_rows, row_mean
 DEFAULT_OUT = Path("results/continual")
 
 
-def run_cell(out: Path | None, configs: dict, compute: Callable[[], dict]) -> dict:
+def run_cell(out: Path | None, configs: dict, compute: Callable[[], dict],
+             fresh: bool = False) -> dict:
     """The cached record for `configs` under <out>/cells/, or computed afresh if `out` is None.
 
-    Either way the record has the same shape: key, resolved configs (as JSON), `cached`, and
-    the JSON form of compute()'s fields, so a cache hit and a fresh run are read alike.
+    fresh=True drops a stored record for these configs first, so the cell is recomputed (and
+    stored again). Either way the record has the same shape: key, resolved configs (as JSON),
+    `cached`, and the JSON form of compute()'s fields, so a hit and a fresh run read alike.
     """
     def measured(_key: str) -> dict:
         return to_jsonable(compute())
 
     if out is not None:
+        if fresh:
+            record_path(Path(out), cache_key(configs)).unlink(missing_ok=True)
         return cached_run(Path(out), configs, measured)
     return {"key": cache_key(configs), "configs": to_jsonable(configs), **measured(""),
             "cached": False}
@@ -129,15 +133,16 @@ def e1_configs(cfg: E1Config) -> dict:
 
 
 def e1(cfg: E1Config = E1Config(), out: Path | None = DEFAULT_OUT / "e1", workers: int = 2,
-       progress: bool = True) -> dict:
-    """E1: the main comparison; all learners, seeds batched, learner jobs on `workers` processes."""
+       progress: bool = True, fresh: bool = False) -> dict:
+    """E1: the main comparison; all learners, seeds batched, learner jobs on `workers` processes.
+    fresh=True recomputes even when the cache holds these configs."""
     configs = e1_configs(cfg)
 
     def compute() -> dict:
         res = run_learners(configs["stream"], configs["run"], workers, progress)
         return {"timing_s": res.pop("_timing"), "results": res}
 
-    rec = run_cell(out, configs, compute)
+    rec = run_cell(out, configs, compute, fresh)
     results = rec["results"]
     reference = {"full": E1_REFERENCE, "small": SMALL_REFERENCE}.get(cfg.scale, {})
     rows = learner_rows(results, reference, cfg.tolerance if cfg.scale == "full" else 0.05)
