@@ -163,6 +163,16 @@ def test_retention_counts_only_where_the_transformer_learned_the_training_length
     assert v["verdict"] == NOT_HERE
 
 
+def test_one_trained_block_reports_its_cells_and_lists_the_rest_as_missing(monkeypatch, tmp_path):
+    spec = sep.SEARCHES["smoke"]
+    first = sep.blocks(spec, SEEDS)[0]
+    sep.run_sweep(first["cells"], tmp_path / "cache", "cpu")
+    record = sep.collect("smoke", SEEDS, tmp_path, "cpu")
+    assert {r["arm"] for r in record["grid"]} == {c.label for c in first["cells"]}
+    assert len(record["missing"]) == len(sep.blocks(spec, SEEDS)) - 1
+    assert record["verdicts"]["ablation"]["verdict"] == "not measured"
+
+
 def test_report_only_mode_trains_nothing_and_names_what_is_missing(monkeypatch, tmp_path):
     def no_training(*args, **kwargs):
         raise AssertionError("train=False must not train")
@@ -173,6 +183,7 @@ def test_report_only_mode_trains_nothing_and_names_what_is_missing(monkeypatch, 
     assert record["verdicts"]["ablation"]["verdict"] == "not measured"
 
 
+@pytest.mark.slow  # ~35 two-step cells and a report per block: ~1-2 min on a loaded 2-core box
 def test_the_smoke_ladder_trains_every_block_at_two_steps(tmp_path):
     record = sep.leg_separation("smoke", [0], tmp_path, device="cpu")
     assert not record["missing"] and {r["rung"] for r in record["grid"]} == {0, 1}

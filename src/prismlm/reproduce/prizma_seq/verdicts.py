@@ -261,11 +261,26 @@ def lengen(rec, s) -> Judgement:
 # --- the separation ladder (separation.py): judged from its record, `s` = SCALES[scale]["separation"]
 
 
+def _unfinished(judge):
+    """A separation judge whose undecided answer (NOT_HERE) waits for the whole ladder: while blocks
+    are untrained it reads "not measured", since a later rung or width could still decide."""
+
+    def judged(rec, s) -> Judgement:
+        j = judge(rec, s)
+        if j.verdict == NOT_HERE and rec["missing"]:
+            return j._replace(verdict="not measured", why=f"{j.why}; {len(rec['missing'])} blocks untrained")
+        return j
+
+    judged.__doc__, judged.__name__ = judge.__doc__, judge.__name__
+    return judged
+
+
 def _rung_text(r: dict[str, Any]) -> str:
     means = ", ".join(f"{k.split('-')[-1]} {v:.3f}" for k, v in r["means"].items())
     return f"D/d_h={r['D/d_h']:g} (D={r['D']}): {means}"
 
 
+@_unfinished
 def separation_ablation(rec, s) -> Judgement:
     """quad2 >> none ~ rand_linear on the ladder. reproduced: some rung with >= CONFIRM_SEEDS seeds
     per arm where quad2 leads both rivals by >= SEPARATION_MARGIN with one-sided Welch p < ALPHA.
@@ -300,10 +315,11 @@ def separation_ablation(rec, s) -> Judgement:
     best = max(full, key=lambda r: r["gap"])
     learned = max(max(r["means"].values()) for r in full)
     why = (f"no rung separates (largest gap {best['gap']:.3f} at D/d_h={best['D/d_h']:g}); "
-           f"best arm mean over decided rungs {learned:.3f}; untrained blocks: {len(rec['missing'])}")
+           f"best arm mean over decided rungs {learned:.3f}")
     return Judgement(_rung_text(best), None, NOT_HERE, why)
 
 
+@_unfinished
 def separation_efficiency(rec, s) -> Judgement:
     """Smallest solving Transformer vs smallest solving quad2 at the width rung (PARAM_EFFICIENCY_BAR)."""
     eff = rec["efficiency"]
@@ -312,7 +328,7 @@ def separation_efficiency(rec, s) -> Judgement:
     if q is None:
         return Judgement("quad2 solves at no width tried", None, NOT_HERE,
                          f"no quad2 width solves MQAR D={eff['D']}: nothing to compare "
-                         f"({len(eff['entries'])} width cells, {len(rec['missing'])} blocks untrained)")
+                         f"({len(eff['entries'])} width cells)")
     if tf is not None:
         ratio = tf["params"] / q["params"]
         ok = ratio >= PARAM_EFFICIENCY_BAR
@@ -326,6 +342,7 @@ def separation_efficiency(rec, s) -> Judgement:
                      f"no Transformer tried solves and the largest is only {lower:.2f}x quad2's size")
 
 
+@_unfinished
 def separation_lengen(rec, s) -> Judgement:
     """Retention acc(f·T)/acc(T) of quad2 vs the Transformer at the hardest rung where the
     Transformer learned the training length (final acc > LEARNED_AT_1X); bar RETENTION_BAR."""
