@@ -27,3 +27,20 @@ def test_paper_recall_legs_train_with_the_one_gen_warm_recipe(leg):
 
     train = SCALES["paper"][leg]["train"]
     assert train == gen_warm(train["steps"])
+
+
+@pytest.mark.parametrize("scale", SCALE_NAMES)
+def test_every_scale_sizes_a_valid_separation_ladder(scale):
+    """The separation ladder's cells (every rung, seed and width) build at every scale."""
+    from prismlm.reproduce.prizma_seq.separation import blocks
+
+    spec = SCALES[scale]["separation"]
+    assert spec["pairs"] == sorted(spec["pairs"]) and 0 <= spec["width_rung"] < len(spec["pairs"])
+    validate_cells([c for b in blocks(spec, [0, 1, 2]) for c in b["cells"]])
+
+
+def test_a_separation_ladder_rejects_an_unknown_field():
+    from prismlm.reproduce.prizma_seq.scales import separation_ladder
+
+    with pytest.raises(TypeError, match="gaps"):
+        separation_ladder(dict(d_model=16, n_layers=1, n_heads=2), 8, [2], {}, gaps=3)

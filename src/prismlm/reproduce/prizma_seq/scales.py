@@ -5,6 +5,10 @@
     paper  the spec's sizes and recipes (gen-warm, 3 seeds), for a GPU
 
 A leg reads `SCALES[scale][leg]`; everything is plain data so a scale can be edited or extended.
+
+`SCALES[scale]["separation"]` is the named-only separation ladder (separation.py). At "cpu" it is the
+*mid* ladder: MQAR pairs D walked against the head width d_h = 8 (D/d_h = 1/2 .. 4), the scale at
+which the feature-map claim can first be decided on a CPU (issue 18).
 """
 
 from __future__ import annotations
@@ -220,5 +224,52 @@ SCALES: dict[str, dict[str, dict[str, Any]]] = {
         ),
     },
 }
+
+
+def separation_ladder(
+    dims: dict[str, Any], feat_n2: int, pairs: list[int], train: dict[str, Any], **extra: Any
+) -> dict[str, Any]:
+    """One separation ladder (separation.py reads it): MQAR(V, D, M queries, gap) for each D in
+    `pairs` at one width `dims`, every arm at one recipe `train`.
+
+    gap >= the model's local window (16) puts every query more than a window away from every pair,
+    so only the delta-rule state can answer; length_factors are post-evals of the frozen weights at
+    f·T (the gap grows); widths (+ width_rung, the index into pairs) size the parameter-efficiency
+    stage; first_rung_seeds is how many seeds the easiest rung (the "every arm solves" anchor) gets.
+    """
+    defaults = dict(
+        threshold=0.9, vocab_size=64, num_queries=16, gap=16, length_factors=[2, 4], widths=[],
+        width_rung=0, first_rung_seeds=1,
+    )
+    unknown = set(extra) - set(defaults)
+    if unknown:
+        raise TypeError(f"separation_ladder: unknown fields {sorted(unknown)}")
+    return dict(dims=dims, feat_n2=feat_n2, pairs=list(pairs), train=train, **{**defaults, **extra})
+
+
+# mid (the cpu separation ladder): d64L2H8, so d_h = 8 and the none/rand_linear keys span <= 8 dims,
+# while quad2's 36 degree-2 monomials (its full basis at d_h = 8) give d_phi = 44; D = 4, 8, 16 pairs
+# (D/d_h = 1/2, 1, 2) over V = 32 (15-16 value ids). A cell is <= 600 steps of batch 32, early-stopped
+# at 0.99: ~0.5 s/step at one thread on an idle core (2-3x that on the loaded 2-core box).
+_MID_TRAIN = dict(
+    steps=600, batch_size=32, lr=3e-3, warmup=50, warmup_frac=0.0, min_lr_frac=0.1, eval_every=100,
+    eval_batches=4, plateau_patience=0, log_every=100, solve_threshold=0.99,
+)
+SCALES["smoke"]["separation"] = separation_ladder(
+    dict(d_model=16, n_layers=1, n_heads=2), 8, [2, 4], {**_SMOKE_TRAIN, "steps": 2, "eval_every": 1},
+    vocab_size=16, num_queries=4, gap=2, widths=[dict(d_model=8, n_layers=1, n_heads=1)], width_rung=1,
+)
+SCALES["cpu"]["separation"] = separation_ladder(
+    dict(d_model=64, n_layers=2, n_heads=8), 36, [4, 8, 16], _MID_TRAIN, vocab_size=32,
+    widths=[dict(d_model=32, n_layers=2, n_heads=4), dict(d_model=128, n_layers=2, n_heads=16)],
+    width_rung=2,
+)
+# paper: the seed's MixedMQAR-scale pair counts at d64L2H2 (d_h 32, d_phi 256), gen-warm
+SCALES["paper"]["separation"] = separation_ladder(
+    dict(d_model=64, n_layers=2, n_heads=2), 224, [16, 32, 64, 128], SCALES["paper"]["mqar"]["train"],
+    vocab_size=512, num_queries=128, first_rung_seeds=3,
+    widths=[dict(d_model=128, n_layers=2, n_heads=4), dict(d_model=256, n_layers=4, n_heads=8)],
+    width_rung=3,
+)
 
 DEFAULT_SEEDS = {"smoke": [0, 1], "cpu": [0, 1], "paper": [0, 1, 2]}

@@ -1,30 +1,28 @@
-"""The separation search: the smallest MQAR setting at which the causal-ablation arms part.
+"""The separation ladder: where on MQAR do quad2, rand_linear and none part (issue 18)?
 
-Seed 000's central claim is "quad2 ≫ rand_linear ≈ none" on MQAR. At a setting every arm solves
-(or none does) the claim is untestable, so this leg walks a ladder of MQAR rungs from easy to hard
-at one step budget:
+Why pairs per head width. A delta-rule head stores D key→value pairs in a d_v × d_φ state; with
+unit keys it can hold about d_φ near-orthogonal keys before the pairs interfere. "none" has
+d_φ = d_h; "rand_linear" has d_φ = d_h + n2, but its features are a linear map of a d_h-dim key, so
+its keys still span only d_h dimensions (the same capacity); quad2's degree-2 monomials span up to
+d_h + d_h(d_h+1)/2. So the axis along which the arms can separate is D / d_h, and the ladder walks
 
-    rung r:  MQAR(V, D_r pairs, M queries),  T_r = 2·D_r + M,  D_1 < D_2 < ...
+    rung r:  MQAR(V, D_r pairs, M queries, gap g),  T_r = 2·D_r + g + M,  D_r / d_h = 1/2, 1, 2, 4
 
-Harder means more key-value pairs per state width: the "none" state is d_h × d_h per head, the
-quad2/rand_linear state d_h × d_φ (d_φ = d_h + feat_n2), so once D outgrows d_h only the wider
-keys can still store every pair (and with T well past the local window, the window head cannot
-answer the queries either). Each rung trains every arm on the search seed (`seeds[0]`); the
-first rung where
+at one width and recipe (`SCALES[scale]["separation"]`). The gap g >= the local window keeps every
+query more than a window from every pair, so the window head cannot answer. Each cell's frozen
+weights are also scored at f·T_r (length factors; the gap grows), and a last stage trains quad2 and
+the matched Transformer at other widths (parameter efficiency).
 
-    mean_acc(quad2) − max(mean_acc(none), mean_acc(rand_linear)) ≥ SEPARATION_MARGIN
-
-is the candidate. The candidate is then re-trained on at least CONFIRM_SEEDS seeds and the claim is
-confirmed only if the gap still holds and Welch's one-sided test (experiment.stats.welch, H1:
-quad2 > other) gives p < ALPHA against both none and rand_linear. The report holds every cell of
-every rung tried (per-seed accuracy), the chosen rung, the confirmation table and the verdict:
-"separates at <rung>" or "no separation found within budget, grid up to <last rung>".
+Cells are trained in blocks of every arm at one (rung, seed), in the order that informs soonest:
+seed rounds (every rung on seed 0, easiest first, then every rung on seed 1, ...), then the width
+stage; the easiest rung (the "every arm solves" anchor) runs on `first_rung_seeds` seeds only.
+After each block the report is rewritten from every cell in the cache, so a killed run
+leaves a partial report and resumes where it stopped (experiment.sweep, cached_run).
 
     record = leg_separation("cpu", seeds=[0, 1, 2], out=Path("results/prizma_seq"))
+    record = collect("cpu", [0, 1, 2], out)   # the report from the cache only, training nothing
 
-Cells go through the shared fingerprint-keyed cache `<out>/cache` (a killed search resumes, and a
-mqar/ablation leg sized like the chosen rung re-uses its cells); the report, rewritten after each
-rung, is `<out>/separation/separation.json|.md|.png`.
+The verdicts (verdicts.separation_*) read `record["rungs"]`, `["efficiency"]` and `["lengen"]`.
 """
 
 from __future__ import annotations
@@ -35,227 +33,271 @@ from typing import Any
 from ...data.registry import build_task
 from ...experiment.cache import load_cached
 from ...experiment.report import markdown_table
-from ...experiment.rows import acc_rows, make_arm, welch_table
-from ...experiment.sweep import Cell, grid, run_sweep
+from ...experiment.rows import acc_rows, by_label, make_arm
+from ...experiment.stats import welch
+from ...experiment.sweep import Cell, run_sweep
 from ...io import write_record
 from .reference import REFERENCE
 from .scales import SCALE_NAMES, SCALES
 
 SEPARATION_MARGIN = 0.15  # accuracy gap quad2 must hold over the best of none / rand_linear
-ALPHA = 0.05  # one-sided Welch level for the confirmation
-CONFIRM_SEEDS = 3  # the fewest seeds a confirmation runs on
-QUAD2, RIVALS = "prizma-quad2", ("prizma-rand_linear", "prizma-none")
-SEARCH_ARMS = (QUAD2, *RIVALS, "transformer")  # the Transformer is parameter-matched to quad2
+ALPHA = 0.05  # one-sided Welch level
+CONFIRM_SEEDS = 3  # the fewest seeds per arm a rung needs before it can decide anything
+CAPACITY_BOUND = 2.0  # D/d_h from which none/rand_linear keys cannot hold every pair
+QUAD2, RIVALS, TF = "prizma-quad2", ("prizma-rand_linear", "prizma-none"), "transformer"
+SEARCH_ARMS = (QUAD2, *RIVALS, TF)  # the Transformer is parameter-matched to quad2
+WIDTH_ARMS = (QUAD2, TF)
 
-_SMOKE_TRAIN = {**SCALES["smoke"]["mqar"]["train"], "steps": 2, "eval_every": 1}
-# cpu: every rung trains with the demo's recipe (batch 64, lr 2e-3, 150 warm-up steps, cosine to
-# 0.1·lr), capped at 800 steps with an early stop at 0.99. Rung 0 is the demo's own setting (d64L2H2,
-# d_h 32, d_phi 128; every arm solves it); the next rungs go to 4 heads (d_h 16, d_phi 64) so the
-# pair count reaches and passes the "none" key width d_h at sequence lengths a CPU can train.
-_CPU_TRAIN = dict(
-    steps=800, batch_size=64, lr=2e-3, warmup=150, warmup_frac=0.0, min_lr_frac=0.1,
-    eval_every=100, eval_batches=8, plateau_patience=0, log_every=100, solve_threshold=0.99,
-)
-_D64H2 = dict(dims=dict(d_model=64, n_layers=2, n_heads=2), feat_n2=96)
-_D64H4 = dict(dims=dict(d_model=64, n_layers=2, n_heads=4), feat_n2=48)
-
-# A rung: the arms' dims and feat_n2, and its task (MQAR unless "name" says otherwise).
-SEARCHES: dict[str, dict[str, Any]] = {
-    "smoke": dict(
-        rungs=[
-            dict(dims=dict(d_model=16, n_layers=1, n_heads=2), feat_n2=8,
-                 task={"vocab_size": 16, "num_pairs": d, "num_queries": 4})
-            for d in (2, 4)
-        ],
-        train=_SMOKE_TRAIN, threshold=0.9,
-    ),
-    "cpu": dict(
-        rungs=[
-            dict(**_D64H2, task={"vocab_size": 32, "num_pairs": 4, "num_queries": 16}),
-            dict(**_D64H4, task={"vocab_size": 64, "num_pairs": 16, "num_queries": 16}),
-            dict(**_D64H4, task={"vocab_size": 64, "num_pairs": 32, "num_queries": 16}),
-        ],
-        train=_CPU_TRAIN, threshold=0.9,
-    ),
-    "paper": dict(
-        rungs=[
-            dict(dims=dict(d_model=64, n_layers=2, n_heads=2), feat_n2=224,
-                 task={"vocab_size": 512, "num_pairs": d, "num_queries": 128})
-            for d in (16, 32, 64, 128)
-        ],
-        train=SCALES["paper"]["mqar"]["train"], threshold=0.9,
-    ),
-}
-assert set(SEARCHES) == set(SCALE_NAMES)
+SEARCHES: dict[str, dict[str, Any]] = {s: SCALES[s]["separation"] for s in SCALE_NAMES}
 
 
-def rung_task(rung: dict[str, Any]) -> dict[str, Any]:
-    """The task spec of one rung (MQAR unless the rung names another task)."""
-    return {"name": "mqar", **rung["task"]}
+def head_width(dims: dict[str, Any]) -> int:
+    return dims["d_model"] // dims["n_heads"]
 
 
-def search_arms(rung: dict[str, Any]) -> list[dict[str, Any]]:
-    """The four arms at the rung's width (make_arm: the same dicts the mqar/ablation legs build)."""
-    return [make_arm(m, rung["dims"], rung["feat_n2"]) for m in SEARCH_ARMS]
+def rung_task(spec: dict[str, Any], pairs: int, gap: int | None = None) -> dict[str, Any]:
+    """The MQAR spec of the rung with `pairs` pairs (gap: the spec's unless given)."""
+    return {"name": "mqar", "vocab_size": spec["vocab_size"], "num_pairs": pairs,
+            "num_queries": spec["num_queries"], "gap": spec["gap"] if gap is None else gap}
 
 
-def rung_rows(spec: dict[str, Any], index: int, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per arm at rung `index`: acc_rows (per-seed accuracy, CI) plus the rung's difficulty:
-    V, D, T, chance, and D per key width of the none state (D/d_h) and of the quad2 state (D/d_phi)."""
-    rung = spec["rungs"][index]
-    task = build_task(rung_task(rung))
-    d_h = rung["dims"]["d_model"] // rung["dims"]["n_heads"]
-    pairs = getattr(task, "num_pairs", getattr(task, "max_pairs", None))
-    head = {"rung": index, "V": task.vocab_size, "D": pairs, "T": task.max_seq_len,
-            "chance": round(task.chance, 4), "D/d_h": round(pairs / d_h, 3),
-            "D/d_phi": round(pairs / (d_h + rung["feat_n2"]), 3)}
-    return [{**head, **row} for row in acc_rows(records, spec["threshold"])]
+def post_tasks(spec: dict[str, Any], pairs: int) -> dict[str, dict[str, Any]]:
+    """Length-extrapolation post-evals: "<f>x" -> the rung's MQAR at f·T (the gap takes the extra)."""
+    t = build_task(rung_task(spec, pairs)).max_seq_len
+    return {f"{f}x": rung_task(spec, pairs, f * t - 2 * pairs - spec["num_queries"])
+            for f in spec["length_factors"]}
 
 
-def _model(row: dict[str, Any]) -> str:
-    return row["arm"].split(" ")[0]
+def _cell(spec, model, dims, pairs, seed, post=True) -> Cell:
+    arm = make_arm(model, dims, spec["feat_n2"])
+    return Cell(arm, rung_task(spec, pairs), dict(spec["train"]), seed,
+                post=post_tasks(spec, pairs) if post else {})
 
 
-def gap(rows: list[dict[str, Any]]) -> float:
-    """mean acc of quad2 minus the best mean acc of none and rand_linear, over one rung's rows."""
-    means = {_model(r): r["mean_acc"] for r in rows}
-    return means[QUAD2] - max(means[m] for m in RIVALS)
+def blocks(spec: dict[str, Any], seeds: list[int]) -> list[dict[str, Any]]:
+    """The cells in training order, as blocks {"stage", "rung" | "width", "seed", "cells"}; each
+    block holds every arm (ladder: SEARCH_ARMS, width stage: WIDTH_ARMS) at one seed."""
+    out = []
+    for k, seed in enumerate(seeds):  # seed rounds: every rung once before any rung's next seed
+        for i, pairs in enumerate(spec["pairs"]):
+            if i == 0 and k >= spec["first_rung_seeds"]:
+                continue
+            cells = [_cell(spec, m, spec["dims"], pairs, seed) for m in SEARCH_ARMS]
+            out.append({"stage": "ladder", "rung": i, "seed": seed, "cells": cells})
+    pairs = spec["pairs"][spec["width_rung"]]
+    for w, dims in enumerate(spec["widths"]):
+        for seed in seeds:
+            cells = [_cell(spec, m, dims, pairs, seed, post=False) for m in WIDTH_ARMS]
+            out.append({"stage": "width", "width": w, "seed": seed, "cells": cells})
+    return out
 
 
-def confirm(rows: list[dict[str, Any]], records: list[dict[str, Any]]) -> dict[str, Any]:
-    """Gap and one-sided Welch p (quad2 > rival) on the confirmation seeds; `separates` needs both."""
-    quad2 = next(r["arm"] for r in rows if _model(r) == QUAD2)
-    tests = welch_table(records, quad2)
-    p = {m: next(t["p_greater"] for k, t in tests.items() if k.split(" vs ")[1].startswith(m))
-         for m in RIVALS}
-    g = gap(rows)
-    return {"gap": g, "p_greater": p, "welch": tests,
-            "separates": g >= SEPARATION_MARGIN and all(v < ALPHA for v in p.values())}
+def _model(label: str) -> str:
+    return label.split(" ")[0]
 
 
-def _describe(spec: dict[str, Any], rows: list[dict[str, Any]]) -> str:
-    r = rows[0]
-    width = r["arm"].split(" ")[1]
-    return f"MQAR V={r['V']} D={r['D']} T={r['T']} at {width}, <= {spec['train']['steps']} steps"
+def rung_summary(spec: dict[str, Any], index: int, records: list[dict[str, Any]]) -> tuple[list, dict]:
+    """Per-arm rows at rung `index` (acc_rows + difficulty + per-length accuracy) and the rung's
+    stats: seeds per arm, mean acc per arm, gap = quad2 - max(rivals), one-sided Welch p both ways."""
+    pairs, d_h = spec["pairs"][index], head_width(spec["dims"])
+    task = build_task(rung_task(spec, pairs))
+    head = {"rung": index, "D": pairs, "T": task.max_seq_len, "D/d_h": round(pairs / d_h, 3),
+            "D/d_phi": round(pairs / (d_h + spec["feat_n2"]), 3), "chance": round(task.chance, 4)}
+    groups = by_label(records)
+    rows = []
+    for row in acc_rows(records, spec["threshold"]):
+        recs = groups[row["arm"]]
+        row = {**head, **row, "final_1x": _mean([r["final"]["acc"] for r in recs])}
+        for f in spec["length_factors"]:
+            row[f"acc_{f}x"] = _mean([r["post"][f"{f}x"]["acc"] for r in recs])
+        rows.append(row)
+    acc = {_model(k): [r["best"]["acc"] for r in v] for k, v in groups.items()}
+    stats = {**head, "seeds": {m: len(v) for m, v in acc.items()},
+             "means": {m: _mean(v) for m, v in acc.items()}, "p_greater": {}, "p_less": {}}
+    if QUAD2 in acc and all(m in acc for m in RIVALS):
+        stats["gap"] = stats["means"][QUAD2] - max(stats["means"][m] for m in RIVALS)
+        for m in RIVALS:
+            if len(acc[QUAD2]) >= 2 and len(acc[m]) >= 2:
+                t = welch(acc[QUAD2], acc[m])
+                stats["p_greater"][m], stats["p_less"][m] = t.p_greater, 1.0 - t.p_greater
+    return rows, stats
 
 
-def _plot(grid_rows: list[dict[str, Any]], confirm_rows: list[dict[str, Any]]):
-    def plot(ax):
-        for arm in SEARCH_ARMS:  # one line per model across rungs (a rung may change the width)
-            pts = [(r["D"], r["mean_acc"]) for r in grid_rows if _model(r) == arm]
+def _mean(xs: list[float]) -> float:
+    return sum(xs) / len(xs)
+
+
+def efficiency(spec: dict[str, Any], ladder_rows: list[dict], width_records: list[list[dict]]) -> dict:
+    """Smallest solving width per arm at the width rung: every width's (arm, params, mean acc,
+    seeds), the ladder width included; solved = mean best acc >= threshold on >= CONFIRM_SEEDS."""
+    entries = [{"arm": r["arm"], "model": _model(r["arm"]), "params": r["params"],
+                "mean_acc": r["mean_acc"], "seeds": r["seeds"]}
+               for r in ladder_rows if r["rung"] == spec["width_rung"] and _model(r["arm"]) in WIDTH_ARMS]
+    for recs in width_records:
+        for row in acc_rows(recs, spec["threshold"]) if recs else []:
+            entries.append({"arm": row["arm"], "model": _model(row["arm"]), "params": row["params"],
+                            "mean_acc": row["mean_acc"], "seeds": row["seeds"]})
+    entries.sort(key=lambda e: (e["model"], e["params"]))
+    for e in entries:
+        e["solved"] = e["seeds"] >= CONFIRM_SEEDS and e["mean_acc"] >= spec["threshold"]
+    smallest = {m: next((e for e in entries if e["model"] == m and e["solved"]), None) for m in WIDTH_ARMS}
+    return {"D": spec["pairs"][spec["width_rung"]], "entries": entries, "smallest": smallest}
+
+
+def lengen(spec: dict[str, Any], rows: list[dict]) -> dict:
+    """Retention acc(f_max·T)/acc(T) (final weights) per arm at the hardest rung where the
+    Transformer learned the training length (its retention means nothing elsewhere)."""
+    f = max(spec["length_factors"])
+    by_rung: dict[int, dict[str, dict]] = {}
+    for r in rows:
+        by_rung.setdefault(r["rung"], {})[_model(r["arm"])] = r
+    out = {"factor": f, "rungs": [
+        {"rung": i, "D": next(iter(arms.values()))["D"],
+         **{m: {"1x": a["final_1x"], f"{f}x": a[f"acc_{f}x"], "seeds": a["seeds"],
+                "retention": a[f"acc_{f}x"] / a["final_1x"] if a["final_1x"] > 0 else 0.0}
+            for m, a in arms.items()}}
+        for i, arms in sorted(by_rung.items())]}
+    return out
+
+
+def _plot(spec, rows, eff):
+    def plot(axes):
+        ax = axes[0]
+        for arm in SEARCH_ARMS:
+            pts = [r for r in rows if _model(r["arm"]) == arm]
             if not pts:
                 continue
-            ax.plot(*zip(*pts, strict=True), "o-", label=arm)
-        for r in confirm_rows:  # the confirmation seeds, as dots at the chosen rung
-            ax.plot([r["D"]] * len(r["per_seed"]), r["per_seed"], "k.", ms=4)
-        ax.set_xlabel("key-value pairs D (T = 2D + queries)")
-        ax.set_ylabel("best accuracy")
+            xs = [r["D/d_h"] for r in pts]
+            lo = [r["mean_acc"] - r["ci95_low"] for r in pts]
+            hi = [r["ci95_high"] - r["mean_acc"] for r in pts]
+            means = [r["mean_acc"] for r in pts]
+            line = ax.errorbar(xs, means, yerr=[lo, hi], fmt="o-", capsize=3, label=arm)
+            for r in pts:
+                seeds = r["per_seed"]
+                ax.plot([r["D/d_h"]] * len(seeds), seeds, ".", color=line[0].get_color(), ms=4)
+        ax.plot([r["D/d_h"] for r in rows], [r["chance"] for r in rows], "k:", lw=0.8, label="chance")
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel(f"pairs per head width D/d_h (d_h = {head_width(spec['dims'])})")
+        ax.set_ylabel("best accuracy (mean, 95% t-CI)")
         ax.set_ylim(0, 1.02)
         ax.legend(fontsize=7)
+        ax = axes[1]
+        for m in WIDTH_ARMS:
+            pts = [e for e in eff["entries"] if e["model"] == m]
+            if pts:
+                ax.plot([e["params"] for e in pts], [e["mean_acc"] for e in pts], "o-", label=m)
+        ax.set_xscale("log")
+        ax.set_xlabel(f"parameters (MQAR D={eff['D']})")
+        ax.set_ylabel("best accuracy (mean)")
+        ax.set_ylim(0, 1.02)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
 
     return plot
 
 
-def _report(out_dir: Path, scale, seeds, spec, grid_rows, chosen, confirm_rows, check, incomplete) -> dict:
-    if check is not None and check["separates"]:
-        verdict = f"separates at {_describe(spec, confirm_rows)}"
-    elif chosen is not None:
-        candidate = _describe(spec, [r for r in grid_rows if r["rung"] == chosen])
-        verdict = (f"candidate {candidate} did not confirm on {len(seeds)} seeds "
-                   f"(gap {check['gap']:.3f}, p {check['p_greater']})" if check else
-                   f"candidate {candidate}, confirmation not run")
-    elif grid_rows:
-        last = [r for r in grid_rows if r["rung"] == grid_rows[-1]["rung"]]
-        verdict = "no separation found within budget, grid up to " + _describe(spec, last)
-    else:
-        verdict = "not run"
-    headline = {"measured": verdict, "published": REFERENCE["ablation"]["claim"],
-                "separates": bool(check and check["separates"])}
-    payload = {"leg": "separation", "scale": scale, "seeds": list(seeds), "search": spec,
-               "margin": SEPARATION_MARGIN, "alpha": ALPHA, "headline": headline,
-               "grid": grid_rows, "chosen_rung": chosen, "confirm": confirm_rows, "tests": check,
-               "incomplete": incomplete, "reference": REFERENCE["ablation"]}
-    cols = ["rung", "V", "D", "T", "D/d_h", "D/d_phi", "arm", "params", "solve", "mean_acc", "per_seed",
-            "steps"]
-    md = [f"# separation ({scale} scale)\n", f"**Verdict:** {verdict}\n",
-          f"Separation: mean acc(quad2) - max(none, rand_linear) >= {SEPARATION_MARGIN} on the search "
-          f"seed, then on >= {CONFIRM_SEEDS} seeds with one-sided Welch p < {ALPHA} against both.\n",
-          "## Every cell of the grid (search seed)\n", markdown_table(grid_rows, cols)]
-    tried = {r["rung"] for r in grid_rows}
-    untried = [rung for i, rung in enumerate(spec["rungs"]) if i not in tried]
-    if incomplete or untried:
-        md.append("\nNot measured: " + "; ".join(incomplete) + (
-            f" (rungs not reached: {[r['task'] for r in untried]})" if untried else ""))
-    if confirm_rows:
-        md += ["\n## Confirmation at the chosen rung\n",
-               markdown_table(confirm_rows, cols[:9] + ["mean_acc", "ci95_low", "ci95_high", "per_seed"])]
-        if check:
-            md.append("\n" + markdown_table([{"test": k, **v} for k, v in check["welch"].items()]))
+def _verdicts(record: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
+    from . import verdicts  # verdicts reads this module's constants
+
+    return {name: dict(zip(("measured", "spread", "verdict", "why"), judge(record, spec), strict=True))
+            for name, judge in (("ablation", verdicts.separation_ablation),
+                                ("efficiency", verdicts.separation_efficiency),
+                                ("lengen", verdicts.separation_lengen))}
+
+
+def report(scale, seeds, spec, rows, stats, eff, missing, out_dir: Path) -> dict[str, Any]:
+    """Write `<out_dir>/separation.json|.md|.png` from what is trained so far; return the record."""
+    record = {"leg": "separation", "scale": scale, "seeds": list(seeds), "search": spec,
+              "margin": SEPARATION_MARGIN, "alpha": ALPHA, "confirm_seeds": CONFIRM_SEEDS,
+              "capacity_bound": CAPACITY_BOUND, "grid": rows, "rungs": stats, "efficiency": eff,
+              "lengen": lengen(spec, rows), "missing": missing, "reference": REFERENCE["ablation"]}
+    record["verdicts"] = _verdicts(record, spec)
+    abl = record["verdicts"]["ablation"]
+    record["headline"] = {"measured": f"{abl['verdict']}: {abl['measured']}", "why": abl["why"],
+                          "published": REFERENCE["ablation"]["claim"],
+                          "separates": abl["verdict"] == "reproduced"}
+    f = max(spec["length_factors"])
+    cols = ["D", "T", "D/d_h", "D/d_phi", "chance", "arm", "params", "solve", "mean_acc", "ci95_low",
+            "ci95_high", "per_seed", "steps", "step_ms", "final_1x", f"acc_{f}x"]
+    md = [f"# separation ladder ({scale} scale)\n",
+          "| claim | verdict | measured | why |", "|---|---|---|---|",
+          *[f"| {k} | {v['verdict']} | {v['measured']} | {v['why']} |"
+            for k, v in record["verdicts"].items()],
+          f"\nSeparated rung: >= {CONFIRM_SEEDS} seeds per arm, mean acc(quad2) - max(none, rand_linear) >= "
+          f"{SEPARATION_MARGIN}, one-sided Welch p < {ALPHA} against both. Width {spec['dims']}, d_h = "
+          f"{head_width(spec['dims'])}, quad2/rand_linear feat_n2 = {spec['feat_n2']}; "
+          f"MQAR V={spec['vocab_size']}, "
+          f"M={spec['num_queries']}, gap {spec['gap']}; <= {spec['train']['steps']} steps of batch "
+          f"{spec['train']['batch_size']}.\n",
+          "## Every cell of the ladder\n", markdown_table(rows, cols) if rows else "(nothing trained yet)",
+          "\n## Per rung: gap and Welch p (quad2 > rival)\n",
+          markdown_table([{k: s.get(k) for k in ("D", "D/d_h", "seeds", "gap", "p_greater")} for s in stats])
+          if stats else "", "\n## Parameter efficiency (smallest solving width)\n",
+          markdown_table(eff["entries"]) if eff["entries"] else "(no width cells yet)",
+          f"\n## Length extrapolation (final weights at {f}x T)\n",
+          markdown_table([{"D": r["D"], **{m: round(v["retention"], 3) for m, v in r.items()
+                                          if isinstance(v, dict)}} for r in record["lengen"]["rungs"]])
+          if record["lengen"]["rungs"] else ""]
+    if missing:
+        md.append(f"\nNot trained yet ({len(missing)} blocks): " + "; ".join(missing))
+        md.append("\nA verdict that would read 'not reproducible at this scale' reads 'not measured' "
+                  "until every block is trained (a later rung could still decide).")
     md += ["\n## Seed 000 reference (paper scale)\n", f"Claim: {REFERENCE['ablation']['claim']}\n",
            markdown_table(REFERENCE["ablation"].get("rows", []))]
-    figure = None
-    if grid_rows:
-        import matplotlib
+    import matplotlib
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
 
-        figure, ax = plt.subplots(figsize=(6, 4))
-        _plot(grid_rows, confirm_rows)(ax)
-        ax.set_title(f"separation ({scale} scale)")
-        figure.tight_layout()
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4))
+    _plot(spec, rows, eff)(axes)
+    figure.suptitle(f"separation ladder ({scale} scale)")
+    figure.tight_layout()
     text = "\n".join(md)
-    write_record(out_dir, "separation", payload, text, figure)
-    print(text, flush=True)
-    return payload
+    write_record(out_dir, "separation", record, text, figure)
+    plt.close(figure)
+    return record
 
 
-def cached_records(cells: list[Cell], cache: Path, device: str = "auto") -> list[dict[str, Any]]:
-    """The cached record of every cell that has one (cells not yet trained are left out)."""
-    hits = (load_cached(cache, cell.resolve(device).configs()) for cell in cells)
-    return [r for r in hits if r is not None]
+def _cached(cells: list[Cell], cache: Path, device: str) -> list[dict[str, Any] | None]:
+    """The cached record of each cell, None where it is not trained yet."""
+    return [load_cached(cache, c.resolve(device).configs()) for c in cells]
+
+
+def collect(scale: str, seeds: list[int], out: Path, device: str = "auto") -> dict[str, Any]:
+    """Rebuild and write the report from the cells already in `<out>/cache` (trains nothing)."""
+    spec, cache = SEARCHES[scale], Path(out) / "cache"
+    done: dict[tuple, list] = {}
+    missing = []
+    for b in blocks(spec, seeds):  # a block's finished cells count even while others are missing
+        key = (b["stage"], b.get("rung", b.get("width")))
+        recs = _cached(b["cells"], cache, device)
+        done.setdefault(key, []).extend(r for r in recs if r is not None)
+        absent = [c.label.split(" ")[0] for c, r in zip(b["cells"], recs, strict=True) if r is None]
+        if absent:
+            missing.append(f"{b['stage']} {key[1]} seed {b['seed']}: {', '.join(absent)}")
+    rows, stats = [], []
+    for i in range(len(spec["pairs"])):
+        if done.get(("ladder", i)):
+            r, s = rung_summary(spec, i, done[("ladder", i)])
+            rows, stats = rows + r, stats + [s]
+    eff = efficiency(spec, rows, [done.get(("width", w), []) for w in range(len(spec["widths"]))])
+    return report(scale, seeds, spec, rows, stats, eff, missing, Path(out) / "separation")
 
 
 def leg_separation(
     scale: str, seeds: list[int], out: Path, device: str = "auto", progress: bool = False,
     train: bool = True,
 ) -> dict[str, Any]:
-    """Walk the rungs of SEARCHES[scale] on seeds[0]; confirm the first candidate on
-    sorted(set(seeds) | {0..CONFIRM_SEEDS-1}); write and return the report record.
-
-    train=False trains nothing: the report is built from the cells already in the cache, and the
-    walk stops at the first rung with a missing cell (listed under "incomplete")."""
-    spec, out = SEARCHES[scale], Path(out)
-    cache, recipe = out / "cache", spec["train"]
-    confirm_seeds = sorted(set(seeds) | set(range(CONFIRM_SEEDS)))
-
-    def records_of(cells: list[Cell]) -> list[dict[str, Any]] | None:
-        if train:
-            return run_sweep(cells, cache, device, progress)
-        found = cached_records(cells, cache, device)
-        return found if len(found) == len(cells) else None
-
-    grid_rows: list[dict[str, Any]] = []
-    chosen, confirm_rows, check, incomplete = None, [], None, []
-    for i, rung in enumerate(spec["rungs"]):
-        records = records_of(grid(search_arms(rung), [rung_task(rung)], recipe, [seeds[0]]))
-        if records is None:
-            incomplete.append(f"rung {i}: search cells not all trained")
-            break
-        rows = rung_rows(spec, i, records)
-        grid_rows += rows
-        if gap(rows) >= SEPARATION_MARGIN:
-            chosen = i
-            break
-        _report(out / "separation", scale, seeds, spec, grid_rows, None, [], None, incomplete)  # partial
-    if chosen is not None:
-        rung = spec["rungs"][chosen]
-        records = records_of(grid(search_arms(rung), [rung_task(rung)], recipe, confirm_seeds))
-        if records is None:
-            incomplete.append(f"rung {chosen}: confirmation cells not all trained")
-        else:
-            confirm_rows = rung_rows(spec, chosen, records)
-            check = confirm(confirm_rows, records)
-    return _report(
-        out / "separation", scale, confirm_seeds, spec, grid_rows, chosen, confirm_rows, check, incomplete
-    )
+    """Train the ladder's blocks in order (seeds: sorted(set(seeds) | {0..CONFIRM_SEEDS-1})),
+    rewriting the report after each; train=False only rebuilds the report from the cache."""
+    seeds = sorted(set(seeds) | set(range(CONFIRM_SEEDS)))
+    cache = Path(out) / "cache"
+    if train:
+        for b in blocks(SEARCHES[scale], seeds):
+            if any(r is None for r in _cached(b["cells"], cache, device)):
+                run_sweep(b["cells"], cache, device, progress)
+                collect(scale, seeds, out, device)
+    record = collect(scale, seeds, out, device)
+    print(f"separation ({scale}): {record['headline']['measured']}", flush=True)
+    return record

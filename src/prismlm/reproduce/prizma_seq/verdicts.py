@@ -256,3 +256,106 @@ def lengen(rec, s) -> Judgement:
     return Judgement(measured, sp, "reproduced" if ok else "refuted", why)
 
 
+
+
+# --- the separation ladder (separation.py): judged from its record, `s` = SCALES[scale]["separation"]
+
+
+def _unfinished(judge):
+    """A separation judge whose undecided answer (NOT_HERE) waits for the whole ladder: while blocks
+    are untrained it reads "not measured", since a later rung or width could still decide."""
+
+    def judged(rec, s) -> Judgement:
+        j = judge(rec, s)
+        if j.verdict == NOT_HERE and rec["missing"]:
+            return j._replace(verdict="not measured", why=f"{j.why}; {len(rec['missing'])} blocks untrained")
+        return j
+
+    judged.__doc__, judged.__name__ = judge.__doc__, judge.__name__
+    return judged
+
+
+def _rung_text(r: dict[str, Any]) -> str:
+    means = ", ".join(f"{k.split('-')[-1]} {v:.3f}" for k, v in r["means"].items())
+    return f"D/d_h={r['D/d_h']:g} (D={r['D']}): {means}"
+
+
+@_unfinished
+def separation_ablation(rec, s) -> Judgement:
+    """quad2 >> none ~ rand_linear on the ladder. reproduced: some rung with >= CONFIRM_SEEDS seeds
+    per arm where quad2 leads both rivals by >= SEPARATION_MARGIN with one-sided Welch p < ALPHA.
+    refuted: a capacity-bound rung (D/d_h >= CAPACITY_BOUND) where quad2 and a rival both solve
+    (the rival holds more pairs than its key width; no gain left to carry), or a rival leads quad2
+    by the margin with p < ALPHA. Otherwise not reproducible at the scales tried (why: which)."""
+    from . import separation as sep
+
+    thr = s["threshold"]
+    full = [r for r in rec["rungs"] if "gap" in r and min(r["seeds"].values()) >= sep.CONFIRM_SEEDS]
+    if not full:
+        why = f"no rung has {sep.CONFIRM_SEEDS} seeds of every arm yet"
+        why += f" ({len(rec['missing'])} untrained blocks)"
+        return Judgement("–", None, "not measured", why)
+    for r in full:
+        if r["gap"] >= sep.SEPARATION_MARGIN and all(p < sep.ALPHA for p in r["p_greater"].values()):
+            p = max(r["p_greater"].values())
+            why = f"quad2 leads by {r['gap']:.3f} (>= {sep.SEPARATION_MARGIN}), Welch p <= {p:.3g}"
+            return Judgement(_rung_text(r), None, "reproduced", why)
+    for r in full:
+        if r["D/d_h"] < sep.CAPACITY_BOUND:
+            continue
+        means = r["means"]
+        both = [m for m in sep.RIVALS if means[m] >= thr and means[sep.QUAD2] >= thr]
+        ahead = [m for m in sep.RIVALS if means[m] - means[sep.QUAD2] >= sep.SEPARATION_MARGIN
+                 and r["p_less"].get(m, 1.0) < sep.ALPHA]
+        if both or ahead:
+            who = (both or ahead)[0]
+            why = (f"{who} solves {r['D']} pairs with d_h = {r['D'] / r['D/d_h']:g} as quad2 does" if both
+                   else f"{who} leads quad2 by >= {sep.SEPARATION_MARGIN} with Welch p < {sep.ALPHA}")
+            return Judgement(_rung_text(r), None, "refuted", why)
+    best = max(full, key=lambda r: r["gap"])
+    learned = max(max(r["means"].values()) for r in full)
+    why = (f"no rung separates (largest gap {best['gap']:.3f} at D/d_h={best['D/d_h']:g}); "
+           f"best arm mean over decided rungs {learned:.3f}")
+    return Judgement(_rung_text(best), None, NOT_HERE, why)
+
+
+@_unfinished
+def separation_efficiency(rec, s) -> Judgement:
+    """Smallest solving Transformer vs smallest solving quad2 at the width rung (PARAM_EFFICIENCY_BAR)."""
+    eff = rec["efficiency"]
+    q, tf = eff["smallest"]["prizma-quad2"], eff["smallest"]["transformer"]
+    tfs = [e for e in eff["entries"] if e["model"] == "transformer"]
+    if q is None:
+        return Judgement("quad2 solves at no width tried", None, NOT_HERE,
+                         f"no quad2 width solves MQAR D={eff['D']}: nothing to compare "
+                         f"({len(eff['entries'])} width cells)")
+    if tf is not None:
+        ratio = tf["params"] / q["params"]
+        ok = ratio >= PARAM_EFFICIENCY_BAR
+        measured = f"{ratio:.2f}x ({tf['arm']} {tf['params']:,} vs {q['arm']} {q['params']:,})"
+        why = f"smallest solving Transformer / smallest solving quad2 (bar {PARAM_EFFICIENCY_BAR}x)"
+        return Judgement(measured, None, "reproduced" if ok else "refuted", why)
+    lower = max((e["params"] for e in tfs), default=0) / q["params"]
+    if lower >= PARAM_EFFICIENCY_BAR:
+        return Judgement(f"> {lower:.2f}x", None, "reproduced", "no Transformer width tried solves")
+    return Judgement(f"> {lower:.2f}x", None, NOT_HERE,
+                     f"no Transformer tried solves and the largest is only {lower:.2f}x quad2's size")
+
+
+@_unfinished
+def separation_lengen(rec, s) -> Judgement:
+    """Retention acc(f·T)/acc(T) of quad2 vs the Transformer at the hardest rung where the
+    Transformer learned the training length (final acc > LEARNED_AT_1X); bar RETENTION_BAR."""
+    f = rec["lengen"]["factor"]
+    ok = [r for r in rec["lengen"]["rungs"] if "transformer" in r and "prizma-quad2" in r
+          and r["transformer"]["1x"] > LEARNED_AT_1X and r["prizma-quad2"]["1x"] > LEARNED_AT_1X]
+    if not ok:
+        why = f"at no rung did both quad2 and the Transformer learn the training length (> {LEARNED_AT_1X})"
+        return Judgement("–", None, NOT_HERE, why)
+    r = ok[-1]
+    q, tf = r["prizma-quad2"]["retention"], r["transformer"]["retention"]
+    ratio = q / tf if tf > 0 else math.inf
+    measured = f"D={r['D']}, {f}x: retention quad2 {q:.3f} vs TF {tf:.3f} ({ratio:.2f}x)"
+    good = ratio >= RETENTION_BAR
+    return Judgement(measured, None, "reproduced" if good else "refuted",
+                     f"retention ratio {ratio:.2f}x {'>=' if good else '<'} {RETENTION_BAR}x")
