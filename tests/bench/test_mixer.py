@@ -37,6 +37,10 @@ def test_mixer_benchmark_writes_json_markdown_and_plot_with_ratios(tmp_path):
             expected = row[f"{name}_gflop"] / (row[f"{name}_ms"] / 1e3)
             assert abs(row[f"{name}_gflop_per_s"] - expected) <= 1e-9 * expected
         assert abs(row["ratio"] - row["prizma_ms"] / row["transformer_ms"]) < 1e-12
+        for variant in ("prizma_lean", "prizma_v2"):  # the v2 levers, timed against the same TF
+            assert abs(row[f"{variant}_ratio"] - row[f"{variant}_ms"] / row["transformer_ms"]) < 1e-12
+    lean = saved["models"]["prizma_lean"]["config"]
+    assert lean["feat_map"] == "quad2_lowrank" and saved["models"]["prizma_v2"]["config"]["out_gate"]
 
 
 def test_benchmark_defaults_are_batch_8_on_all_the_machines_threads():

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -42,6 +42,12 @@ TARGETS = {
     "train_ratio": {2048: 2.0, 8192: 1.0},  # Prizma train step / Transformer's, per T (issue 19)
 }
 PARTS = ("op", "train", "decode")
+# The seed's v2 levers, timed in the training rows beside the headline quad2 arm: "lean" is its
+# fewer-FLOPs target (d_φ = d_h + r(r+1)/2 = 137 at d_h = 32), "v2" the full gate set on quad2.
+VARIANTS = {
+    "lean": {"feat_map": "quad2_lowrank", "feat_rank": 14},
+    "v2": {"gated": True, "decoupled_gate": True, "out_gate": True, "state_norm": True},
+}
 
 
 @dataclass
@@ -51,6 +57,7 @@ class MixerBenchConfig:
     decode_batches: tuple[int, ...] = (1, 8)
     compiled: bool = True  # also time `compile_step()` decoding (minutes of compilation)
     parts: tuple[str, ...] = PARTS  # which measurements to run
+    variants: tuple[str, ...] = tuple(VARIANTS)  # v2-lever arms added to the training rows
     vocab_size: int = 512
     d_model: int = 128
     n_layers: int = 4
@@ -73,6 +80,9 @@ class MixerBenchConfig:
     def __post_init__(self) -> None:
         unknown = set(self.parts) - set(PARTS)
         require(not unknown, "parts", f"unknown parts {sorted(unknown)}; choose from {PARTS}")
+        unknown = set(self.variants) - set(VARIANTS)
+        require(not unknown, "variants",
+                f"unknown variants {sorted(unknown)}; choose from {tuple(VARIANTS)}")
         for name in ("lengths", "contexts", "decode_batches"):
             values = getattr(self, name)
             require(all(isinstance(v, int) and v >= 1 for v in values), name,
@@ -148,6 +158,9 @@ def bench_train(models: dict, cfg: MixerBenchConfig, T: int, gen: torch.Generato
         row[f"{name}_gflop_per_s"] = gflop / seconds
     row["flop_ratio"] = row["prizma_gflop"] / row["transformer_gflop"]
     row["ratio"] = row["prizma_ms"] / row["transformer_ms"]
+    for name in models:
+        if name.startswith("prizma_"):  # a v2-lever variant: its own ratio to the same TF run
+            row[f"{name}_ratio"] = row[f"{name}_ms"] / row["transformer_ms"]
     return row
 
 
@@ -221,6 +234,8 @@ def run_mixer_benchmark(
     tf_cfg = match_transformer(prizma_cfg, max_len=max_len)
     torch.manual_seed(cfg.seed)
     models = {"prizma": PrizmaSeqLM(prizma_cfg), "transformer": TransformerLM(tf_cfg)}
+    variant_cfgs = {f"prizma_{v}": replace(prizma_cfg, **VARIANTS[v]) for v in cfg.variants}
+    train_models = {**models, **{name: PrizmaSeqLM(c) for name, c in variant_cfgs.items()}}
     gen = torch.Generator().manual_seed(cfg.seed)
     env_before = environment()
     started = time.perf_counter()
@@ -229,7 +244,7 @@ def run_mixer_benchmark(
         op_rows.append(bench_op(cfg, T, gen))
         print(f"op T={T}: speedup {op_rows[-1]['speedup'] or float('nan'):.1f}x", flush=True)
     for T in cfg.lengths if "train" in cfg.parts else ():
-        train_rows.append(bench_train(models, cfg, T, gen))
+        train_rows.append(bench_train(train_models, cfg, T, gen))
         print(f"train T={T}: ratio {train_rows[-1]['ratio']:.2f}", flush=True)
     if "decode" in cfg.parts:
         # dynamic shapes: one compiled graph per model serves every n and batch
@@ -248,6 +263,8 @@ def run_mixer_benchmark(
         "models": {
             "prizma": {"config": asdict(prizma_cfg), "parameters": count_parameters(prizma_cfg)},
             "transformer": {"config": asdict(tf_cfg), "parameters": count_parameters(tf_cfg)},
+            **{name: {"config": asdict(c), "parameters": count_parameters(c)}
+               for name, c in variant_cfgs.items()},
         },
         "environment": {
             **env_before, "load_average_after": os.getloadavg(),

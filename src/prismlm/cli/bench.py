@@ -26,6 +26,7 @@ def bench_mixer(
     batches: str = typer.Option("", help="decode batch sizes, e.g. 1,8"),
     compiled: bool = typer.Option(True, help="also time torch.compile'd decode steps"),
     repeats: int = typer.Option(0, help="timed repeats per row (0: the config's)"),
+    variants: str = typer.Option("lean,v2", help="v2-lever arms in the train rows ('' for none)"),
 ) -> None:
     """Prizma-Seq vs parameter-matched Transformer: train step, decode, chunked vs recurrent."""
     import dataclasses
@@ -44,6 +45,7 @@ def bench_mixer(
             overrides[field] = _int_list(text, flag)
     if repeats:
         overrides["repeats"] = repeats
+    overrides["variants"] = tuple(v.strip() for v in variants.split(",") if v.strip())
     run_mixer_benchmark(out, config=dataclasses.replace(config, **overrides))
 
 

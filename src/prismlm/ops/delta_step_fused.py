@@ -58,8 +58,9 @@ def delta_step_(
     """One decode step, updating `state` in place.
 
     phi: [B, H, 2, K] = [φ(q_t); φ(k_t)]; v: [B, H, V]; beta, alpha: [B, H] (alpha None: no
-    decay); erase: [B, H] erase strength β^e (None: β^e = β); state: [B, H, V, K], S_{t-1} on entry and S_t on return. Returns o_t = S_{t-1} φ(q_t):
-    [B, H, V]. Equal to `delta_rule_step(phi[:, :, 0], phi[:, :, 1], v, beta, alpha, state)`.
+    decay); erase: [B, H] erase strength β^e (None: β^e = β); state: [B, H, V, K], S_{t-1} on
+    entry and S_t on return. Returns o_t = S_{t-1} φ(q_t): [B, H, V]. Equal to
+    `delta_rule_step(phi[:, :, 0], phi[:, :, 1], v, beta, alpha, state, erase)`.
     """
     reads = phi @ state.transpose(-1, -2)  # [B, H, 2, V]: S q and S k in one matmul
     o, s_k = reads[:, :, 0], reads[:, :, 1]
