@@ -28,6 +28,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from ..allocator import keep_freed_memory
 from ..config import require
 from ..experiment.report import markdown_table
 from ..io import write_record
@@ -69,6 +70,9 @@ class MixerBenchConfig:
     repeats: int = 3
     recurrent_max_len: int = 4096  # the reference loop is slow; cap it for quick runs
     threads: int | None = field(default_factory=os.cpu_count)  # None: leave torch's setting
+    # glibc keeps freed memory (prismlm.allocator), for both models alike: without it the large
+    # per-step temporaries are page-faulted in afresh each step, which dominates Prizma's step
+    keep_freed_memory: bool = True
     seed: int = 0
 
     @classmethod
@@ -224,6 +228,7 @@ def run_mixer_benchmark(
     cfg = config or (MixerBenchConfig.quick() if quick else MixerBenchConfig())
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
+    allocator = "glibc keeps freed memory" if cfg.keep_freed_memory and keep_freed_memory() else "default"
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     max_len = max(cfg.lengths + cfg.contexts) + cfg.decode_tokens + 8
@@ -267,7 +272,7 @@ def run_mixer_benchmark(
                for name, c in variant_cfgs.items()},
         },
         "environment": {
-            **env_before, "load_average_after": os.getloadavg(),
+            **env_before, "load_average_after": os.getloadavg(), "allocator": allocator,
             "wall_seconds": time.perf_counter() - started,
         },
         "op": op_rows, "train": train_rows, "decode": decode_rows, "verdicts": verdicts,
@@ -277,7 +282,7 @@ def run_mixer_benchmark(
         "# Mixer benchmark: Prizma-Seq (quad2) vs parameter-matched Transformer\n",
         f"Prizma {params['prizma']['parameters']:,} parameters, Transformer "
         f"{params['transformer']['parameters']:,}; torch {torch.__version__}, "
-        f"{torch.get_num_threads()} threads; load average before/after "
+        f"{torch.get_num_threads()} threads; allocator: {allocator}; load average before/after "
         f"{env_before['load_average'][0]:.1f}/{result['environment']['load_average_after'][0]:.1f}.\n",
         "## Verdicts\n", markdown_table(verdicts),
         "## Delta-rule op: chunked vs recurrent (forward + backward)\n", markdown_table(op_rows),

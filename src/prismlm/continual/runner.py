@@ -15,8 +15,6 @@ None of this changes a number: a job computes the same tensor program wherever i
 
 from __future__ import annotations
 
-import ctypes
-import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -27,6 +25,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from ..allocator import keep_freed_memory
 from ..config import require
 from . import streams as st
 from .baselines import EWC, MLPConfig, Replay, run_oracle
@@ -105,27 +104,6 @@ def torch_threads(n: int) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
-
-
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt parameters, glibc <malloc.h>
-
-
-def keep_freed_memory() -> bool:
-    """Ask glibc malloc to serve every allocation from its heap and never trim it.
-
-    By default allocations above a (dynamic, at most 32 MB) threshold are mmap-ed and returned
-    to the kernel on free, so a loop that allocates the same large temporaries every step pays
-    a page fault per 4 KB page each time (about 15% of a job's CPU time here). The process keeps
-    its peak footprint instead. Returns False (and changes nothing) off glibc.
-    """
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        return False
-    ok = libc.mallopt(_M_MMAP_THRESHOLD, 1 << 30)
-    return bool(ok and libc.mallopt(_M_TRIM_THRESHOLD, (1 << 31) - 1))
 
 
 def run_job(kind: str, names: tuple[str, ...], spec: StreamSpec | st.Stream, cfg: RunConfig,
