@@ -48,13 +48,18 @@ def _version(p: torch.Tensor) -> int | None:
     return None if p.is_inference() else p._version
 
 
+def parameter_key(module: nn.Module) -> tuple:
+    """What a cached copy of `module`'s weights is keyed on: each parameter's storage and version."""
+    return tuple((p.data_ptr(), _version(p)) for p in module.parameters())
+
+
 def decode_weights(module: nn.Module, build: Callable[[], dict[str, torch.Tensor]]) -> dict:
     """`build()`'s tensors for `module` (built without autograd), reused within a session."""
     cache = _session.get()
     if cache is None:
         with torch.no_grad():
             return build()
-    key = tuple((p.data_ptr(), _version(p)) for p in module.parameters())
+    key = parameter_key(module)
     entry = cache.get(id(module))
     if entry is None or entry[1] != key:
         with torch.no_grad():

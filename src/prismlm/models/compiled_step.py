@@ -40,10 +40,6 @@ def _decode_weights_in_graph(module, build):
     return build() if snapshot is None else snapshot
 
 
-def _parameter_key(model: torch.nn.Module) -> tuple:
-    return tuple((p.data_ptr(), _dw._version(p)) for p in model.parameters())
-
-
 class CompiledStep:
     """`step(token, state)` of `model`, compiled whole; validates its inputs like `model.step`."""
 
@@ -54,7 +50,7 @@ class CompiledStep:
         self._key: tuple | None = None
 
     def _refresh_snapshot(self) -> None:
-        key = _parameter_key(self.model)
+        key = _dw.parameter_key(self.model)
         if key == self._key:
             return
         model = self.model
