@@ -126,23 +126,27 @@ def test_the_smallest_solving_transformer_decides_parameter_efficiency(monkeypat
     def params(model, d_model):
         return d_model**2 * (4 if model == sep.TF else 1)
 
-    def acc(model, d, seed):  # quad2 solves from d64; the Transformer only at d128
+    spec = sep.SEARCHES["cpu"]
+    q_min = spec["dims"]["d_model"]  # quad2 solves from the ladder width, the Transformer only at the widest
+    tf_min = max(w["d_model"] for w in spec["widths"])
+
+    def acc(model, d, seed):
         return 0.99 if model in (sep.QUAD2, sep.TF) else 0.2
 
     _fake_cache(monkeypatch, acc, params)
     real = sep._cached
 
-    def cached(cells, cache, device):  # the d32 quad2 and d64 / d32 Transformers fail
+    def cached(cells, cache, device):  # narrower quad2s and Transformers fail
         recs = real(cells, cache, device)
         for c, r in zip(cells, recs, strict=True):
-            small = c.arm["d_model"] < 64 or (c.arm["model"] == sep.TF and c.arm["d_model"] < 128)
+            small = c.arm["d_model"] < q_min or (c.arm["model"] == sep.TF and c.arm["d_model"] < tf_min)
             if small:
                 r["best"]["acc"] = 0.1
         return recs
 
     monkeypatch.setattr(sep, "_cached", cached)
     v = sep.collect("cpu", SEEDS, tmp_path)["verdicts"]["efficiency"]
-    ratio = params(sep.TF, 128) / params(sep.QUAD2, 64)
+    ratio = params(sep.TF, tf_min) / params(sep.QUAD2, q_min)
     assert ratio >= PARAM_EFFICIENCY_BAR and v["verdict"] == "reproduced" and f"{ratio:.2f}x" in v["measured"]
 
 

@@ -7,8 +7,8 @@
 A leg reads `SCALES[scale][leg]`; everything is plain data so a scale can be edited or extended.
 
 `SCALES[scale]["separation"]` is the named-only separation ladder (separation.py). At "cpu" it is the
-*mid* ladder: MQAR pairs D walked against the head width d_h = 8 (D/d_h = 1/2 .. 4), the scale at
-which the feature-map claim can first be decided on a CPU (issue 18).
+*mid* ladder: MQAR pairs D walked against the head width d_h = 16 (D/d_h = 1/2 .. 2), the scale
+at which the feature-map claim can first be decided on a CPU (issue 18).
 """
 
 from __future__ import annotations
@@ -247,12 +247,12 @@ def separation_ladder(
     return dict(dims=dims, feat_n2=feat_n2, pairs=list(pairs), train=train, **{**defaults, **extra})
 
 
-# mid (the cpu separation ladder): d64L2H8, so d_h = 8 and the none/rand_linear keys span <= 8 dims,
-# while quad2's 36 degree-2 monomials (its full basis at d_h = 8) give d_phi = 44; D = 4, 8, 16 pairs
-# (D/d_h = 1/2, 1, 2) over V = 32 (15-16 value ids). A cell is <= 600 steps of batch 32, early-stopped
-# at 0.99: ~0.5 s/step at one thread on an idle core (2-3x that on the loaded 2-core box).
+# mid (the cpu separation ladder): d32L2H2, so d_h = 16 and the none/rand_linear keys span <= 16
+# dims, while quad2's 48 degree-2 monomials give d_phi = 64; D = 8, 16, 32 pairs (D/d_h = 1/2, 1, 2)
+# over V = 64 (31-32 value ids), gap 16 >= the window. The recipe is the demo's (which solves MQAR
+# D=4 at d64 in ~400 steps): batch 64, lr 2e-3, 150 warm-up steps, <= 1500 steps, early-stopped at 0.99.
 _MID_TRAIN = dict(
-    steps=600, batch_size=32, lr=3e-3, warmup=50, warmup_frac=0.0, min_lr_frac=0.1, eval_every=100,
+    steps=1500, batch_size=64, lr=2e-3, warmup=150, warmup_frac=0.0, min_lr_frac=0.1, eval_every=100,
     eval_batches=4, plateau_patience=0, log_every=100, solve_threshold=0.99,
 )
 SCALES["smoke"]["separation"] = separation_ladder(
@@ -260,8 +260,8 @@ SCALES["smoke"]["separation"] = separation_ladder(
     vocab_size=16, num_queries=4, gap=2, widths=[dict(d_model=8, n_layers=1, n_heads=1)], width_rung=1,
 )
 SCALES["cpu"]["separation"] = separation_ladder(
-    dict(d_model=64, n_layers=2, n_heads=8), 36, [4, 8, 16], _MID_TRAIN, vocab_size=32,
-    widths=[dict(d_model=32, n_layers=2, n_heads=4), dict(d_model=128, n_layers=2, n_heads=16)],
+    dict(d_model=32, n_layers=2, n_heads=2), 48, [8, 16, 32], _MID_TRAIN, vocab_size=64,
+    widths=[dict(d_model=16, n_layers=2, n_heads=1), dict(d_model=64, n_layers=2, n_heads=4)],
     width_rung=2,
 )
 # paper: the seed's MixedMQAR-scale pair counts at d64L2H2 (d_h 32, d_phi 256), gen-warm
