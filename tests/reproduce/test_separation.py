@@ -16,7 +16,8 @@ SEEDS = [0, 1, 2]
 
 
 def _fake_cache(monkeypatch, acc, params=lambda model, dims: 1000, final=None, post=None):
-    """Every cell "cached" with acc(model, D, seed); final/post(model, D, seed) -> acc at 1x / per factor."""
+    """Every cell "cached" with acc(model, D, seed); final/post(model, D, seed) -> acc at 1x (and
+    beyond the window) / per length factor."""
 
     def cached(cells, cache, device):
         def at(fn, c):
@@ -27,7 +28,9 @@ def _fake_cache(monkeypatch, acc, params=lambda model, dims: 1000, final=None, p
                 "label": c.label, "params": params(c.arm["model"], c.arm["d_model"]),
                 "best": {"acc": at(acc, c)},
                 "final": {"acc": at(final or acc, c)},
-                "post": {k: {"acc": at(post or acc, c)} for k in c.post},
+                # the judged post (every query beyond the window) reads like the final 1x accuracy
+                "post": {k: {"acc": at((final or acc) if k == sep.BEYOND else (post or acc), c)}
+                         for k in c.post},
                 "steps": 10, "step_ms": 1.0,
             }
             for c in cells
@@ -66,8 +69,9 @@ def test_the_ladder_crosses_the_key_width_and_keeps_queries_beyond_the_window():
     for b in sep.blocks(spec, SEEDS):
         cell = b["cells"][0]
         model = cell.resolve("cpu").model
-        if hasattr(model, "window"):
-            assert cell.task["gap"] >= model.window  # no query sees a pair through the window head
+        if hasattr(model, "window"):  # no judged query sees a pair through the window head
+            judged = cell.post[sep.BEYOND] if spec["judge_gap"] is not None else cell.task
+            assert judged["gap"] >= model.window
 
 
 def test_the_three_ablation_arms_have_equal_parameter_counts():
@@ -82,8 +86,18 @@ def test_length_posts_score_the_same_rung_at_each_factor_of_its_length():
     cell = Cell({"model": "prizma-none", **spec["dims"]}, sep.rung_task(spec, 8), spec["train"], 0,
                 post=sep.post_tasks(spec, 8))
     res = cell.resolve("cpu")
-    assert {k: p["task"].max_seq_len for k, p in res.post.items()} == {
-        f"{f}x": f * res.task.max_seq_len for f in spec["length_factors"]}
+    lengths = {k: p["task"].max_seq_len for k, p in res.post.items() if k != sep.BEYOND}
+    assert lengths == {f"{f}x": f * res.task.max_seq_len for f in spec["length_factors"]}
+
+
+def test_the_judged_post_is_the_rung_with_every_query_beyond_the_window():
+    spec = sep.SEARCHES["cpu"]
+    post = sep.post_tasks(spec, 16)
+    assert post[sep.BEYOND] == sep.rung_task(spec, 16, spec["judge_gap"])
+    assert spec["judge_gap"] >= build_model(Cell({"model": "prizma-none", **spec["dims"]},
+                                                 post[sep.BEYOND], spec["train"], 0)
+                                            .resolve("cpu").model).config.window
+    assert sep.BEYOND not in sep.post_tasks({**spec, "judge_gap": None}, 16)
 
 
 def test_quad2_leading_at_the_capacity_bound_with_significance_is_reproduced(monkeypatch, tmp_path):
@@ -140,8 +154,10 @@ def test_the_smallest_solving_transformer_decides_parameter_efficiency(monkeypat
         recs = real(cells, cache, device)
         for c, r in zip(cells, recs, strict=True):
             small = c.arm["d_model"] < q_min or (c.arm["model"] == sep.TF and c.arm["d_model"] < tf_min)
-            if small:
-                r["best"]["acc"] = 0.1
+            if small:  # every accuracy the report could read
+                r["best"]["acc"] = r["final"]["acc"] = 0.1
+                for p in r["post"].values():
+                    p["acc"] = 0.1
         return recs
 
     monkeypatch.setattr(sep, "_cached", cached)

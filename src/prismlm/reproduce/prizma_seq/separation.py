@@ -6,12 +6,14 @@ d_φ = d_h; "rand_linear" has d_φ = d_h + n2, but its features are a linear map
 its keys still span only d_h dimensions (the same capacity); quad2's degree-2 monomials span up to
 d_h + d_h(d_h+1)/2. So the axis along which the arms can separate is D / d_h, and the ladder walks
 
-    rung r:  MQAR(V, D_r pairs, M queries, gap g),  T_r = 2·D_r + g + M,  D_r / d_h = 1/2, 1, 2, 4
+    rung r:  MQAR(V, D_r pairs, M queries, gap g),  T_r = 2·D_r + g + M,  D_r / d_h from < 1 to >= 2
 
-at one width and recipe (`SCALES[scale]["separation"]`). The gap g >= the local window keeps every
-query more than a window from every pair, so the window head cannot answer. Each cell's frozen
-weights are also scored at f·T_r (length factors; the gap grows), and a last stage trains quad2 and
-the matched Transformer at other widths (parameter efficiency).
+at one width and recipe (`SCALES[scale]["separation"]`). Every verdict reads accuracy on queries
+more than a window from every pair, which the window head cannot answer: either the training gap
+g >= the window, or the spec's `judge_gap` (train at a short gap, where the window head helps the
+shared q/k learn the key matching, then score the frozen weights at gap `judge_gap`). Each cell's
+frozen weights are also scored at f·T_r (length factors; the gap grows), and a last stage trains
+quad2 and the matched Transformer at other widths (parameter efficiency).
 
 Cells are trained in blocks of every arm at one (rung, seed), in the order that informs soonest:
 seed rounds (every rung on seed 0, easiest first, then every rung on seed 1, ...), then the width
@@ -61,17 +63,35 @@ def rung_task(spec: dict[str, Any], pairs: int, gap: int | None = None) -> dict[
             "num_queries": spec["num_queries"], "gap": spec["gap"] if gap is None else gap}
 
 
-def post_tasks(spec: dict[str, Any], pairs: int) -> dict[str, dict[str, Any]]:
-    """Length-extrapolation post-evals: "<f>x" -> the rung's MQAR at f·T (the gap takes the extra)."""
-    t = build_task(rung_task(spec, pairs)).max_seq_len
-    return {f"{f}x": rung_task(spec, pairs, f * t - 2 * pairs - spec["num_queries"])
-            for f in spec["length_factors"]}
+BEYOND = "beyond_window"  # the post-eval every verdict reads when the spec sets a judge_gap
 
 
-def _cell(spec, model, dims, pairs, seed, post=True) -> Cell:
+def post_tasks(spec: dict[str, Any], pairs: int, lengths: bool = True) -> dict[str, dict[str, Any]]:
+    """Post-evals of the frozen weights: "<f>x" -> the rung's MQAR at f·T (the gap takes the
+    extra), and with a `judge_gap`, BEYOND -> the rung's MQAR with that gap (every query more
+    than a window from every pair, so only the delta-rule state can answer)."""
+    out = {}
+    if spec["judge_gap"] is not None:
+        out[BEYOND] = rung_task(spec, pairs, spec["judge_gap"])
+    if lengths:
+        t = build_task(rung_task(spec, pairs)).max_seq_len
+        out.update({f"{f}x": rung_task(spec, pairs, f * t - 2 * pairs - spec["num_queries"])
+                    for f in spec["length_factors"]})
+    return out
+
+
+def judged_acc(spec: dict[str, Any]):
+    """record -> the accuracy the verdicts read: BEYOND's (final weights) with a judge_gap, else
+    the best eval accuracy on the training task."""
+    if spec["judge_gap"] is not None:
+        return lambda r: r["post"][BEYOND]["acc"]
+    return lambda r: r["best"]["acc"]
+
+
+def _cell(spec, model, dims, pairs, seed, lengths=True) -> Cell:
     arm = make_arm(model, dims, spec["feat_n2"])
     return Cell(arm, rung_task(spec, pairs), dict(spec["train"]), seed,
-                post=post_tasks(spec, pairs) if post else {})
+                post=post_tasks(spec, pairs, lengths))
 
 
 def blocks(spec: dict[str, Any], seeds: list[int]) -> list[dict[str, Any]]:
@@ -87,7 +107,7 @@ def blocks(spec: dict[str, Any], seeds: list[int]) -> list[dict[str, Any]]:
     pairs = spec["pairs"][spec["width_rung"]]
     for w, dims in enumerate(spec["widths"]):
         for seed in seeds:
-            cells = [_cell(spec, m, dims, pairs, seed, post=False) for m in WIDTH_ARMS]
+            cells = [_cell(spec, m, dims, pairs, seed, lengths=False) for m in WIDTH_ARMS]
             out.append({"stage": "width", "width": w, "seed": seed, "cells": cells})
     return out
 
@@ -105,13 +125,16 @@ def rung_summary(spec: dict[str, Any], index: int, records: list[dict[str, Any]]
             "D/d_phi": round(pairs / (d_h + spec["feat_n2"]), 3), "chance": round(task.chance, 4)}
     groups = by_label(records)
     rows = []
-    for row in acc_rows(records, spec["threshold"]):
+    value = judged_acc(spec)
+    for row in acc_rows(records, spec["threshold"], value):
         recs = groups[row["arm"]]
-        row = {**head, **row, "final_1x": _mean([r["final"]["acc"] for r in recs])}
+        row = {**head, **row, "train_task_best": _mean([r["best"]["acc"] for r in recs]),
+               "final_1x": _mean([value(r) if spec["judge_gap"] is not None else r["final"]["acc"]
+                                  for r in recs])}
         for f in spec["length_factors"]:
             row[f"acc_{f}x"] = _mean([r["post"][f"{f}x"]["acc"] for r in recs])
         rows.append(row)
-    acc = {_model(k): [r["best"]["acc"] for r in v] for k, v in groups.items()}
+    acc = {_model(k): [value(r) for r in v] for k, v in groups.items()}
     stats = {**head, "seeds": {m: len(v) for m, v in acc.items()},
              "means": {m: _mean(v) for m, v in acc.items()}, "p_greater": {}, "p_less": {}}
     if QUAD2 in acc and all(m in acc for m in RIVALS):
@@ -129,12 +152,13 @@ def _mean(xs: list[float]) -> float:
 
 def efficiency(spec: dict[str, Any], ladder_rows: list[dict], width_records: list[list[dict]]) -> dict:
     """Smallest solving width per arm at the width rung: every width's (arm, params, mean acc,
-    seeds), the ladder width included; solved = mean best acc >= threshold on >= CONFIRM_SEEDS."""
+    seeds), the ladder width included; solved = mean judged acc (`judged_acc`) >= threshold on
+    >= CONFIRM_SEEDS seeds."""
     entries = [{"arm": r["arm"], "model": _model(r["arm"]), "params": r["params"],
                 "mean_acc": r["mean_acc"], "seeds": r["seeds"]}
                for r in ladder_rows if r["rung"] == spec["width_rung"] and _model(r["arm"]) in WIDTH_ARMS]
     for recs in width_records:
-        for row in acc_rows(recs, spec["threshold"]) if recs else []:
+        for row in acc_rows(recs, spec["threshold"], judged_acc(spec)) if recs else []:
             entries.append({"arm": row["arm"], "model": _model(row["arm"]), "params": row["params"],
                             "mean_acc": row["mean_acc"], "seeds": row["seeds"]})
     entries.sort(key=lambda e: (e["model"], e["params"]))
@@ -178,7 +202,8 @@ def _plot(spec, rows, eff):
         ax.plot([r["D/d_h"] for r in rows], [r["chance"] for r in rows], "k:", lw=0.8, label="chance")
         ax.set_xscale("log", base=2)
         ax.set_xlabel(f"pairs per head width D/d_h (d_h = {head_width(spec['dims'])})")
-        ax.set_ylabel("best accuracy (mean, 95% t-CI)")
+        ax.set_ylabel(("accuracy beyond the window" if spec["judge_gap"] is not None else "best accuracy")
+                      + " (mean, 95% t-CI)")
         ax.set_ylim(0, 1.02)
         ax.legend(fontsize=7)
         ax = axes[1]
@@ -218,13 +243,18 @@ def report(scale, seeds, spec, rows, stats, eff, missing, out_dir: Path) -> dict
                           "separates": abl["verdict"] == "reproduced"}
     f = max(spec["length_factors"])
     cols = ["D", "T", "D/d_h", "D/d_phi", "chance", "arm", "params", "solve", "mean_acc", "ci95_low",
-            "ci95_high", "per_seed", "steps", "step_ms", "final_1x", f"acc_{f}x"]
+            "ci95_high", "per_seed", "train_task_best", "steps", "step_ms", "final_1x", f"acc_{f}x"]
+    judged = (f"accuracy on the rung's MQAR with gap {spec['judge_gap']} (every query beyond the "
+              f"{spec['judge_gap']}-token window; final weights)" if spec["judge_gap"] is not None
+              else "best eval accuracy on the training task")
     md = [f"# separation ladder ({scale} scale)\n",
           "| claim | verdict | measured | why |", "|---|---|---|---|",
           *[f"| {k} | {v['verdict']} | {v['measured']} | {v['why']} |"
             for k, v in record["verdicts"].items()],
           f"\nSeparated rung: >= {CONFIRM_SEEDS} seeds per arm, mean acc(quad2) - max(none, rand_linear) >= "
-          f"{SEPARATION_MARGIN}, one-sided Welch p < {ALPHA} against both. Width {spec['dims']}, d_h = "
+          f"{SEPARATION_MARGIN}, one-sided Welch p < {ALPHA} against both. mean_acc / per_seed: "
+          f"{judged}; train_task_best: best eval accuracy on the training task (gap {spec['gap']}). "
+          f"Width {spec['dims']}, d_h = "
           f"{head_width(spec['dims'])}, quad2/rand_linear feat_n2 = {spec['feat_n2']}; "
           f"MQAR V={spec['vocab_size']}, "
           f"M={spec['num_queries']}, gap {spec['gap']}; <= {spec['train']['steps']} steps of batch "
@@ -235,7 +265,9 @@ def report(scale, seeds, spec, rows, stats, eff, missing, out_dir: Path) -> dict
           if stats else "", "\n## Parameter efficiency (smallest solving width)\n",
           markdown_table(eff["entries"]) if eff["entries"] else "(no width cells yet)",
           f"\n## Length extrapolation (final weights at {f}x T)\n",
-          markdown_table([{"D": r["D"], **{m: round(v["retention"], 3) for m, v in r.items()
+          "Retention acc(f·T) / acc(1x), final weights (a ratio, not an accuracy; acc(1x) is the "
+          "judged accuracy).\n\n"
+          + markdown_table([{"D": r["D"], **{m: round(v["retention"], 3) for m, v in r.items()
                                           if isinstance(v, dict)}} for r in record["lengen"]["rungs"]])
           if record["lengen"]["rungs"] else ""]
     if missing:
