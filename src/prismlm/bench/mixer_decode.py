@@ -3,7 +3,8 @@
 For every context n and batch B, each model prefills one random prompt of n tokens (batch 1, in
 parallel), its state is repeated to B rows (decode cost does not depend on the rows' content;
 prefilling B copies would only cost memory), and `decode_tokens` greedy steps are timed from a
-fresh copy of that state per repeat. Two programs are timed, never mixed in one ratio:
+fresh copy of that state per repeat, the models taking turns (one run each per round). Two
+programs are timed, never mixed in one ratio:
 
     eager     `model.step` inside `reuse_decode_weights()` (the generation loop's setting)
     compiled  `model.compile_step()` (the whole step as one torch.compile graph), if enabled
@@ -16,6 +17,7 @@ over the valid prefix only; Prizma carries a constant-size state.
 from __future__ import annotations
 
 import copy
+import statistics
 
 import torch
 
@@ -39,39 +41,61 @@ def _repeat_batch(state, batch: int):
     return state
 
 
-def _time_decode(step, start, tokens: int, repeats: int) -> tuple[float, object]:
-    """Median seconds per token of `tokens` greedy steps from fresh copies of `start`."""
-    final = {}
+def _decode_run(step, start, tokens: int):
+    """A timed callable for `time_call`: `tokens` greedy steps from a fresh copy of `start`
+    (made by `setup`, outside the timed region); the final state is kept in `run.final`."""
 
-    def decode(begin):
+    def run(begin):
         logits, state = begin
         token = logits.argmax(-1)
         with reuse_decode_weights():
             for _ in range(tokens):
                 logits, state = step(token, state)
                 token = logits.argmax(-1)
-        final["state"] = state
+        run.final = state
 
-    timing = time_call(decode, repeats, setup=lambda: copy.deepcopy(start))
-    return timing["median_s"] / tokens, final["state"]
+    return run
+
+
+def _time_interleaved(programs: dict[str, tuple], tokens: int, repeats: int) -> dict[str, tuple]:
+    """name -> (median seconds per token, final state) for every (step, start) in `programs`.
+
+    One untimed warm-up round, then `repeats` rounds that time each program once, in turn: on a
+    shared CPU a slow spell then lands on every model of a round instead of on one model's runs,
+    so the ratio of medians is steadier than timing each model's runs back to back.
+    """
+    runs = {name: _decode_run(step, start, tokens) for name, (step, start) in programs.items()}
+    setups = {name: (lambda s=start: copy.deepcopy(s)) for name, (_, start) in programs.items()}
+    seconds: dict[str, list[float]] = {name: [] for name in programs}
+    for round_ in range(repeats + 1):
+        for name, run in runs.items():
+            timing = time_call(run, repeats=1, warmup=0, setup=setups[name])
+            if round_:
+                seconds[name].append(timing["median_s"])
+    return {name: (statistics.median(seconds[name]) / tokens, runs[name].final) for name in programs}
 
 
 @torch.no_grad()
 def bench_decode(models: dict, compiled: dict, n: int, batch: int, tokens: int, repeats: int,
                  vocab_size: int, gen: torch.Generator) -> dict:
-    """One row: ms/token of every model at context n and batch B, eager (and compiled)."""
+    """One row: ms/token of every model at context n and batch B, eager (and compiled); the
+    models of one program are timed interleaved (`_time_interleaved`)."""
     prompt = torch.randint(0, vocab_size, (1, n), generator=gen)
-    row = {"context": n, "batch": batch, "threads": torch.get_num_threads()}
+    row = {"context": n, "batch": batch, "threads": torch.get_num_threads(), "repeats": repeats}
+    starts = {}
     for name, model in models.items():
         model.eval()
         logits, state = model.prefill(prompt)
-        start = (logits.repeat(batch, 1), _repeat_batch(state, batch))
-        seconds, final = _time_decode(model.step, start, tokens, repeats)
+        starts[name] = (logits.repeat(batch, 1), _repeat_batch(state, batch))
+    eager = _time_interleaved({name: (m.step, starts[name]) for name, m in models.items()}, tokens, repeats)
+    for name, (seconds, final) in eager.items():
         row[f"{name}_ms_per_token"] = 1e3 * seconds
-        if name in compiled:
-            seconds, _ = _time_decode(compiled[name], start, tokens, repeats)
-            row[f"{name}_compiled_ms_per_token"] = 1e3 * seconds
         row[f"{name}_state_floats"] = final.num_floats()
+    if compiled:
+        timed = _time_interleaved({name: (step, starts[name]) for name, step in compiled.items()},
+                                  tokens, repeats)
+        for name, (seconds, _) in timed.items():
+            row[f"{name}_compiled_ms_per_token"] = 1e3 * seconds
     row["ratio"] = row["prizma_ms_per_token"] / row["transformer_ms_per_token"]
     if compiled:
         row["compiled_ratio"] = (

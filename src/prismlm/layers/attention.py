@@ -75,8 +75,9 @@ class CausalSelfAttention(nn.Module):
         y = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=drop)
         return self.proj(y.transpose(1, 2).reshape(B, T, d))
 
-    def step(self, x_t: torch.Tensor, cache: KVCache) -> torch.Tensor:
-        """x_t: [B, d_model] at position cache.length -> [B, d_model]."""
+    def step(self, x_t: torch.Tensor, cache: KVCache, residual: torch.Tensor | None = None) -> torch.Tensor:
+        """x_t: [B, d_model] at position cache.length -> [B, d_model] (plus `residual` [B, d_model]
+        when given: the add joins the output matmul)."""
         B, d = x_t.shape
         w = decode_weights(self, lambda: {
             "qkv": self.qkv.weight.t().contiguous(), "proj": self.proj.weight.t().contiguous()
@@ -85,4 +86,5 @@ class CausalSelfAttention(nn.Module):
         qk = self.rotary(qkv[:, :2], cache.length)  # q and k rotated in one op
         keys, values = cache.append(qk[:, 1], qkv[:, 2])
         y = F.scaled_dot_product_attention(qk[:, 0], keys, values)
-        return y.reshape(B, d) @ w["proj"]
+        y = y.reshape(B, d)
+        return y @ w["proj"] if residual is None else torch.addmm(residual, y, w["proj"])

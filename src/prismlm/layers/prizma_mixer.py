@@ -202,8 +202,11 @@ class PrizmaMixer(nn.Module):
             layout["w_gate"], layout["b_gate"] = self.gate_proj.weight.t().contiguous(), self.gate_proj.bias
         return layout
 
-    def step(self, xn_t: torch.Tensor, state: MixerState) -> torch.Tensor:
-        """xn_t: normalised input [B, d] -> [B, d]; updates `state` in place."""
+    def step(
+        self, xn_t: torch.Tensor, state: MixerState, residual: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """xn_t: normalised input [B, d] -> [B, d] (plus `residual` [B, d] when given: the add
+        joins the output matmul); updates `state` in place."""
         B, d = xn_t.shape
         H, dh = self.n_heads, self.head_dim
         w = decode_weights(self, self._decode_layout)
@@ -247,4 +250,4 @@ class PrizmaMixer(nn.Module):
         if self.gate_proj is not None:
             gate = z[:, end:] if self._fused_out_gate() else torch.addmm(w["b_gate"], xn_t, w["w_gate"])
             o = o * torch.sigmoid(gate)
-        return o @ w["w_out"]
+        return o @ w["w_out"] if residual is None else torch.addmm(residual, o, w["w_out"])

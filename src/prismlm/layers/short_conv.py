@@ -6,6 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .decode_weights import decode_weights
+
 
 class ShortConv(nn.Module):
     """y_t = b + Σ_{i<k} w_i ⊙ x_{t−k+1+i}, per channel (left-padded, so causal).
@@ -30,6 +32,7 @@ class ShortConv(nn.Module):
 
     def step(self, x_t: torch.Tensor, ring: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         window = torch.cat((ring, x_t[:, None]), dim=1)  # [B, k, D]
-        weight = self.conv.weight[:, 0].transpose(0, 1)  # [k, D]
-        # mul + sum: einsum routes this tiny contraction through a batched matmul, ~10× slower
-        return (window * weight).sum(1) + self.conv.bias, window[:, 1:]
+        # the taps as a contiguous [k, D] (reused per decode session): one vecdot over k, where
+        # einsum would route this tiny contraction through a batched matmul, ~10× slower
+        taps = decode_weights(self, lambda: {"w": self.conv.weight[:, 0].t().contiguous()})["w"]
+        return torch.linalg.vecdot(window, taps, dim=1) + self.conv.bias, window[:, 1:]

@@ -26,10 +26,12 @@ class SwiGLU(nn.Module):
         gate, up = self.w12(x).chunk(2, dim=-1)
         return self.w_o(F.silu(gate) * up)
 
-    def step(self, x: torch.Tensor) -> torch.Tensor:
-        """One decode row x: [B, d_model], with pre-transposed weights (same maths as forward)."""
+    def step(self, x: torch.Tensor, residual: torch.Tensor | None = None) -> torch.Tensor:
+        """One decode row x: [B, d_model], with pre-transposed weights (same maths as forward);
+        returns residual + FFN(x) when a residual [B, d_model] is given (the add joins the matmul)."""
         w = decode_weights(self, lambda: {
             "w12": self.w12.weight.t().contiguous(), "w_o": self.w_o.weight.t().contiguous()
         })
         gate, up = (x @ w["w12"]).chunk(2, dim=-1)
-        return (F.silu(gate) * up) @ w["w_o"]
+        hidden = F.silu(gate) * up
+        return hidden @ w["w_o"] if residual is None else torch.addmm(residual, hidden, w["w_o"])

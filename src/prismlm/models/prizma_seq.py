@@ -131,8 +131,8 @@ class PrizmaSeqBlock(nn.Module):
         return (h, state) if return_state else h
 
     def step(self, h: torch.Tensor, state: MixerState) -> torch.Tensor:
-        h = h + self.mixer.step(self.norm1(h), state)
-        return h + self.ffn.step(self.norm2(h))
+        h = self.mixer.step(self.norm1(h), state, residual=h)
+        return self.ffn.step(self.norm2(h), residual=h)
 
 
 @register_model

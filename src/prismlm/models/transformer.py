@@ -79,8 +79,8 @@ class TransformerBlock(nn.Module):
         return h + self.drop(self.ffn(self.norm2(h)))
 
     def step(self, h: torch.Tensor, cache: KVCache) -> torch.Tensor:
-        h = h + self.attn.step(self.norm1(h), cache)
-        return h + self.ffn.step(self.norm2(h))
+        h = self.attn.step(self.norm1(h), cache, residual=h)
+        return self.ffn.step(self.norm2(h), residual=h)
 
 
 @register_model
