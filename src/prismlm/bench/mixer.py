@@ -126,7 +126,8 @@ def train_flops(model, T: int) -> float:
     6·N (every weight matmul, forward + backward; N as in train/flops.py) plus 3× the forward
     mixing terms of the spec's FLOP ledger (§6.4), per layer, with d_h = d/H, C the chunk size:
       Transformer: causal QKᵀ and AV, 2·H·(T+1)·d_h.
-      Prizma:      φ 2H(n2 + 3d_φ); delta state H·(4C·d_φ + 4d_φ·d_h + 4C·d_h + 2d_h·d_φ);
+      Prizma:      φ 2H(n2 + 3d_φ) (+ the lift 4H·d_h·r of quad2_lowrank); delta state
+                   H·(4C·d_φ + 4d_φ·d_h + 4C·d_h + 2d_h·d_φ);
                    banded window (ideal) 4H·(w − w(w−1)/(2T))·d_h.
     """
     c = model.config
@@ -138,6 +139,9 @@ def train_flops(model, T: int) -> float:
         dphi, C, w = model.blocks[0].mixer.feat_dim, c.chunk_size, min(c.window, T)
         n2 = dphi - dh
         mixing = c.n_heads * (2 * (n2 + 3 * dphi) + 4 * C * dphi + 6 * dphi * dh + 4 * C * dh)
+        lift = getattr(model.blocks[0].mixer, "lift", None)
+        if lift is not None:  # quad2_lowrank: z = x P for q and k, 2·d_h·r each
+            mixing += c.n_heads * 2 * 2 * dh * lift.shape[1]
         if c.use_window:
             mixing += 4 * c.n_heads * (w - w * (w - 1) / (2 * T)) * dh
     return weights + 3.0 * c.n_layers * mixing
