@@ -191,13 +191,16 @@ class PrizmaMixer(nn.Module):
     def _decode_layout(self) -> dict[str, torch.Tensor]:
         """W_qkv, W_β (and W_α, W_e, W_g when they read x) fused into one pre-transposed matrix
         with one bias vector; columns in that order. An out gate behind a conv reads x̂, not x,
-        so it keeps its own pre-transposed matrix (w_gate, b_gate)."""
+        so it keeps its own pre-transposed matrix (w_gate, b_gate). The conv's taps ride along
+        (one cache entry per mixer)."""
         gates = [g for g in (self.beta_proj, self.alpha_proj, self.erase_proj) if g is not None]
         if self._fused_out_gate():
             gates.append(self.gate_proj)
         weight = torch.cat([self.qkv.weight] + [g.weight for g in gates])
         bias = torch.cat([self.qkv.weight.new_zeros(3 * self.d_model)] + [g.bias for g in gates])
         layout = {"w_in": weight.t().contiguous(), "b_in": bias, "w_out": self.out.weight.t().contiguous()}
+        if self.conv is not None:
+            layout["conv_taps"] = self.conv.decode_taps()
         if self.gate_proj is not None and not self._fused_out_gate():
             layout["w_gate"], layout["b_gate"] = self.gate_proj.weight.t().contiguous(), self.gate_proj.bias
         return layout
@@ -211,7 +214,7 @@ class PrizmaMixer(nn.Module):
         H, dh = self.n_heads, self.head_dim
         w = decode_weights(self, self._decode_layout)
         if self.conv is not None:
-            x, ring = self.conv.step(xn_t, state.conv_ring)
+            x, ring = self.conv.step(xn_t, state.conv_ring, w["conv_taps"])
             # compiled: keep the ring's layout that of init_state (a stride change recompiles)
             state.conv_ring = ring.contiguous() if torch.compiler.is_compiling() else ring
             x = F.silu(x)

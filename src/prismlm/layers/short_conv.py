@@ -30,9 +30,18 @@ class ShortConv(nn.Module):
     def init_ring(self, batch: int, dim: int, device, dtype) -> torch.Tensor:
         return torch.zeros(batch, self.kernel_size - 1, dim, device=device, dtype=dtype)
 
-    def step(self, x_t: torch.Tensor, ring: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def decode_taps(self) -> torch.Tensor:
+        """The kernel as a contiguous [k, D] (tap i multiplies x_{t−k+1+i}), for `step`."""
+        return self.conv.weight[:, 0].t().contiguous()
+
+    def step(
+        self, x_t: torch.Tensor, ring: torch.Tensor, taps: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """taps: `decode_taps()`, which a caller may hold in its own decode layout; without
+        them they are reused per decode session (layers.decode_weights)."""
         window = torch.cat((ring, x_t[:, None]), dim=1)  # [B, k, D]
-        # the taps as a contiguous [k, D] (reused per decode session): one vecdot over k, where
-        # einsum would route this tiny contraction through a batched matmul, ~10× slower
-        taps = decode_weights(self, lambda: {"w": self.conv.weight[:, 0].t().contiguous()})["w"]
+        if taps is None:
+            taps = decode_weights(self, lambda: {"w": self.decode_taps()})["w"]
+        # one vecdot over k, where einsum would route this tiny contraction through a batched
+        # matmul, ~10× slower
         return torch.linalg.vecdot(window, taps, dim=1) + self.conv.bias, window[:, 1:]
