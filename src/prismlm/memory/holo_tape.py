@@ -13,8 +13,9 @@ MAP the registry holds the pair's signs packed 8 to a byte (`ops.vsa.pack_bipola
 layout of `pack_bipolar`), so a fact costs d/4 bytes; HRR pairs are kept in fp32.
 
 MAP is exact integer arithmetic: H holds integers, and a query's score against value m is
-sign(k) · (v_m ⊙ H) / (‖H‖ √d) — an integer over one norm — so the fast paths below (XOR-count
-superposition, one matmul per query block) return the same numbers as the textbook formulas.
+sign(k) · (v_m ⊙ H) / (‖H‖ √d) — an integer over one norm — so the fast paths below (the
+superposition as a count of sign disagreements, one matmul per query block) return the same
+numbers as the textbook formulas.
 """
 
 from __future__ import annotations
