@@ -105,3 +105,44 @@ def test_an_empty_int8_row_in_a_late_chunk_stores_nothing(d, which):
     tape.bind_many(keys[20:], values[20:])  # the rows the failed batch wrote are overwritten
     want, want_k, want_v = reference(keys, values)
     assert torch.equal(tape.tape.double(), want) and registry(tape) == (want_k, want_v)
+
+
+def _poisoned(kind, dtype, d):
+    x = random_int8(40, d, 6)[0].to(dtype)
+    row = 33  # a late row: one bad entry among many good ones
+    if kind == "nan":
+        x[row, d // 2] = float("nan")
+    elif kind in ("+inf", "-inf"):
+        x[row, -1] = float(kind)
+    elif kind == "zero row":
+        x[row] = 0
+    elif kind == "-0.0 row":
+        x[row] = -0.0
+    elif kind == "one subnormal":
+        x[row] = 0
+        x[row, 3] = 1e-45  # non-zero: valid
+    return x
+
+
+@pytest.mark.parametrize("d", [64, 72])
+@pytest.mark.parametrize(
+    ("kind", "dtype"),
+    [("nan", torch.float32), ("+inf", torch.float32), ("-inf", torch.float32), ("zero row", torch.float32),
+     ("-0.0 row", torch.float32), ("one subnormal", torch.float32), ("zero row", torch.int8),
+     ("zero row", torch.float64), ("clean", torch.int8), ("clean", torch.float32)],
+)  # fmt: skip
+def test_validation_rejects_exactly_what_the_definition_rejects(kind, dtype, d):
+    """Definition: every entry finite, every row with a non-zero entry; checked for a query and
+    for either side of a bind."""
+    x = _poisoned(kind, dtype, d)
+    finite = bool(torch.isfinite(x.double()).all())
+    nonzero = all(any(float(e) != 0 for e in r) for r in x.double())
+    ok = torch.ones(40, d)
+    tape = HoloTape(d)
+    tape.bind_many(ok, ok)
+    for call in (lambda: tape.query(x), lambda: tape.bind_many(x, ok), lambda: tape.bind_many(ok, x)):
+        if finite and nonzero:
+            call()
+        else:
+            with pytest.raises(ValueError, match="NaN or inf" if not finite else "all-zero"):
+                call()
