@@ -105,15 +105,11 @@ def _reject_empty_int8_rows(x: torch.Tensor, packed: torch.Tensor, name: str) ->
     """ValueError if an int8 row of x ([N, d]) is all zero; packed: its signs, uint8 [N, d/8].
 
     Only rows whose packed signs are all +1 (every byte 0xFF: no negative entry, rare for real
-    codes) can be zero, so the packed rows are screened, 8 bytes at a time when the width
-    allows, and only the survivors are read.
+    codes) can be zero, so the packed rows are screened (numpy's row-wise min, a view) and only
+    the survivors are read.
     """
-    if packed.shape[1] % 8 == 0 and packed.is_contiguous():
-        all_plus = (packed.view(torch.int64) == -1).all(dim=1)
-    else:
-        all_plus = (packed == 255).all(dim=1)
-    maybe = all_plus.nonzero()[:, 0]
-    if maybe.numel() and not (x[maybe] != 0).any(dim=1).all():
+    maybe = torch.from_numpy(np.flatnonzero(packed.numpy().min(axis=1) == 255))
+    if maybe.numel() and not _rows_nonzero(x[maybe]):
         raise ValueError(f"{name} contains an all-zero (empty) vector")
 
 
