@@ -23,6 +23,7 @@ from pathlib import Path
 
 import torch
 
+from ..allocator import keep_freed_memory as _keep_freed_memory
 from ..config import fingerprint
 from ..io import write_record
 from ..memory.capacity import asymptotic_capacity, predicted_capacity
@@ -58,9 +59,12 @@ def measure_throughput(
     """Binds/s and queries/s (wall and CPU time) at dimension dim, median of `repeats` runs.
 
     Every bind run starts from its own tape, made untimed (`time_call`'s setup): a fresh one
-    (allocation and first touch of the registry included), one whose registry is reserved, and
-    fp32 inputs that are sign-ed on the way. The query runs read one tape loaded to its 99%
-    budget, its cleanup codebook built by an untimed warm-up query.
+    (allocation and first touch of the registry included, as for a user who builds a tape and
+    binds a batch), one whose registry is reserved, and fp32 inputs that are sign-ed on the way.
+    Whether a fresh tape's registry comes from memory the process already touched (an earlier
+    tape's, freed) depends on the allocator setting in force, which the callers record. The
+    query runs read one tape loaded to its 99% budget, its cleanup codebook built by an untimed
+    warm-up query.
     """
     g = torch.Generator().manual_seed(seed)
     keys = random_bipolar(n_bind, dim, g).to(torch.int8)
@@ -108,16 +112,28 @@ def throughput_rows(thr: dict) -> list[dict]:
 
 
 def run_holo_speed(
-    out: Path = Path("results/holo"), dim: int = 8192, n: int = 20000, threads: int = 1, repeats: int = 3
+    out: Path = Path("results/holo"),
+    dim: int = 8192,
+    n: int = 20000,
+    threads: int = 1,
+    repeats: int = 3,
+    keep_freed_memory: bool = True,
 ) -> dict:
     """Throughput only (part 2), at `threads` torch threads: writes `<out>/bench_holo_speed.{json,md}`
-    with the environment (load average) and the pass/fail rows of `throughput_rows`."""
+    with the environment (load average, allocator) and the pass/fail rows of `throughput_rows`.
+
+    keep_freed_memory: apply the project's allocator setting (`prismlm.allocator`, as the mixer
+    and continual benchmarks do) for the rest of the process, so a repeat's fresh tape reuses the
+    heap pages the previous repeat's tape freed instead of faulting in new ones (on glibc a
+    registry above the mmap threshold is otherwise returned to the kernel on free).
+    """
+    allocator = "glibc keeps freed memory" if keep_freed_memory and _keep_freed_memory() else "default"
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
         cfg = {"dim": dim, "n_bind": n, "n_query": n, "threads": threads, "repeats": repeats}
         thr = measure_throughput(dim, n, n, repeats=repeats)
-        env = environment(threads)
+        env = {**environment(threads), "allocator": allocator}
     finally:
         torch.set_num_threads(before)
     rows = throughput_rows(thr)
@@ -204,7 +220,7 @@ def run_holo_benchmark(
         kb = sharded_kb(kb_facts, kb_dim)
     finally:
         torch.set_num_threads(before)
-    env = environment(cfg["threads"])
+    env = {**environment(cfg["threads"]), "allocator": "default"}
     record = {"config": cfg, "fingerprint": fingerprint(cfg), "capacity": caps, "throughput": thr,
               "targets": throughput_rows(thr), "sharded_kb": kb, "environment": env}  # fmt: skip
     md = _markdown(caps, thr, kb, env)
@@ -226,7 +242,8 @@ def _throughput_markdown(thr: dict, env: dict) -> str:
     B, Q = f"{BIND_TARGET:,}", f"{QUERY_TARGET:,}"
     L = [
         f"### Throughput at d = {thr['dim']} ({thr['threads']} torch thread(s), median of "
-        f"{thr.get('repeats', 1)}; load average {load} on {env['cpu_count']} CPUs)",
+        f"{thr.get('repeats', 1)}; load average {load} on {env['cpu_count']} CPUs; allocator: "
+        f"{env.get('allocator', 'default')})",
         "",
         "| operation | wall /s | CPU-time /s | target | pass (wall) |",
         "|---|---|---|---|---|",

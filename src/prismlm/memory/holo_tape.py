@@ -13,8 +13,9 @@ MAP the registry holds the pair's signs packed 8 to a byte (`ops.vsa.pack_bipola
 layout of `pack_bipolar`), so a fact costs d/4 bytes; HRR pairs are kept in fp32.
 
 MAP is exact integer arithmetic: H holds integers, and a query's score against value m is
-sign(k) · (v_m ⊙ H) / (‖H‖ √d) — an integer over one norm — so the fast paths below (XOR-count
-superposition, one matmul per query block) return the same numbers as the textbook formulas.
+sign(k) · (v_m ⊙ H) / (‖H‖ √d) — an integer over one norm — so the fast paths below (the
+superposition as a count of sign disagreements, one matmul per query block) return the same
+numbers as the textbook formulas.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from ..ops.vsa import (
@@ -29,9 +31,7 @@ from ..ops.vsa import (
     cleanup,
     hrr_bind,
     hrr_unbind,
-    map_bind_superpose_packed,
     map_unbind,
-    pack_bipolar_rows,
     packed_bipolar_scores,
     superpose,
     unpack_bipolar_rows,
@@ -78,40 +78,38 @@ def check_vectors(x: torch.Tensor, dim: int, name: str, check_values: bool = Tru
         raise ValueError(f"{name} is empty (no vectors)")
     if x.dtype not in (torch.float32, torch.int8):
         x = x.to(torch.float32)
-    if check_values and x.dtype == torch.int8:
-        # all-zero rows, checked 8 bytes at a time when the layout allows it
-        words = x.view(torch.int64) if x.is_contiguous() and dim % 8 == 0 else x
-        if not words.any(dim=1).all():
-            raise ValueError(f"{name} contains an all-zero (empty) vector")
-    elif check_values:
-        lo, hi = torch.aminmax(x, dim=1)
-        if not (torch.isfinite(lo).all() and torch.isfinite(hi).all()):
+    if not check_values:
+        return x
+    if x.dtype != torch.int8:
+        # whole-batch min/max (NaN propagates, ±inf shows): one reduction, several times faster
+        # at one thread than per-row ones
+        lo, hi = torch.aminmax(x)
+        if not (math.isfinite(lo.item()) and math.isfinite(hi.item())):
             raise ValueError(f"{name} contains NaN or inf")
-        if ((lo == 0) & (hi == 0)).any():
-            raise ValueError(f"{name} contains an all-zero (empty) vector")
+    # all-zero rows (-0.0 counts as zero); int8 read 8 bytes at a time when the layout allows
+    words = x.view(torch.int64) if x.dtype == torch.int8 and x.is_contiguous() and dim % 8 == 0 else x
+    if not _rows_nonzero(words):
+        raise ValueError(f"{name} contains an all-zero (empty) vector")
     return x
 
 
-def _pack_checked(x: torch.Tensor, name: str, scratch: torch.Tensor) -> torch.Tensor:
-    """Validate a [c, d] chunk and pack its signs (sign(0) = +1): uint8 [c, d/8].
+def _rows_nonzero(x: torch.Tensor) -> bool:
+    """True when every row of x ([N, w]) has a non-zero entry. On CPU numpy's row-wise any (a
+    view, no copy) is several times faster than torch's at one thread."""
+    if x.device.type == "cpu":
+        return bool(x.detach().numpy().any(axis=1).all())
+    return bool(x.any(dim=1).all())
 
-    fp32 is checked first (NaN / inf / all-zero rows, `check_vectors`); int8 is packed first,
-    because its all-zero check (`_reject_empty_rows`) only needs to read the rows whose packed
-    signs are all +1.
+
+def _reject_empty_int8_rows(x: torch.Tensor, packed: torch.Tensor, name: str) -> None:
+    """ValueError if an int8 row of x ([N, d]) is all zero; packed: its signs, uint8 [N, d/8].
+
+    Only rows whose packed signs are all +1 (every byte 0xFF: no negative entry, rare for real
+    codes) can be zero, so the packed rows are screened (numpy's row-wise min, a view) and only
+    the survivors are read.
     """
-    if x.dtype != torch.int8:
-        return pack_bipolar_rows(check_vectors(x, x.shape[1], name, check_values=True), scratch)
-    x = x.contiguous()
-    packed = pack_bipolar_rows(x, scratch)
-    _reject_empty_rows(x, packed, name)
-    return packed
-
-
-def _reject_empty_rows(x: torch.Tensor, packed: torch.Tensor, name: str) -> None:
-    """ValueError if an int8 row of x is all zero. Only rows whose packed signs are all +1
-    (every byte 0xFF: no negative entry — rare for real codes) can be, so only those are read."""
-    maybe = (packed.amin(dim=1) == 255).nonzero()[:, 0]
-    if maybe.numel() and not x[maybe].view(torch.int64).any(dim=1).all():
+    maybe = torch.from_numpy(np.flatnonzero(packed.numpy().min(axis=1) == 255))
+    if maybe.numel() and not _rows_nonzero(x[maybe]):
         raise ValueError(f"{name} contains an all-zero (empty) vector")
 
 
@@ -131,7 +129,9 @@ class HoloTape:
         if dim < 8 or (algebra == "map" and dim % 8):
             raise ValueError(f"dim must be >= 8 (and a multiple of 8 for MAP), got {dim}")
         self.dim, self.algebra, self.cache_codebook = dim, algebra, cache_codebook
-        self.chunk = 64  # rows per pass: the chunk's int8 input and its unpacked bits stay in L2
+        # rows per bind pass (at most 255, so a uint8 column count cannot overflow): the chunk's
+        # inputs and its two sign masks stay in cache
+        self.chunk = 64
         self.tape = torch.zeros(dim, dtype=torch.float32)
         # MAP: packed signs, uint8 [cap, d/8]; HRR: fp32 [cap, d]
         width, store = (dim // 8, torch.uint8) if algebra == "map" else (dim, torch.float32)
@@ -201,19 +201,39 @@ class HoloTape:
         return ids
 
     def _bind_map_chunked(self, k: torch.Tensor, v: torch.Tensor, start: int) -> torch.Tensor:
-        """One pass over the inputs in cache-sized row chunks: validate, pack the signs into the
-        registry rows (past self._n, so invisible until committed), superpose from the packed
-        bits (`map_bind_superpose_packed`)."""
-        delta = torch.zeros(self.dim, dtype=torch.float32)
-        c = self.chunk
-        scratch = torch.empty(min(c, k.shape[0]), self.dim, dtype=torch.bool)
-        for s in range(0, k.shape[0], c):
-            pk = _pack_checked(k[s : s + c], "keys", scratch)
-            pv = _pack_checked(v[s : s + c], "values", scratch)
-            rows = slice(start + s, start + s + pk.shape[0])
-            self._keys[rows], self._values[rows] = pk, pv
-            delta += map_bind_superpose_packed(pk, pv, self.dim)
-        return delta
+        """Pack the signs of N facts into registry rows start.. (past self._n, so invisible
+        until committed) and return their superposition Σ_i sign(k_i) ⊙ sign(v_i): [d] fp32.
+
+        One pass over the inputs in row chunks whose masks stay in cache. Per chunk the masks
+        P = [k ≥ 0] and Q = [v ≥ 0] (bool [c, d]) are packed into the registry, then P ≠ Q
+        (the product is −1 exactly where the signs differ) is column-summed into c_j, the
+        number of negative products, so the sum is N − 2·c_j — exact integers. Validation
+        (fp32: per chunk, int8: the all-zero screen) raises before anything is committed.
+        """
+        n, d, c = k.shape[0], self.dim, max(1, min(self.chunk, 255))
+        m = min(c, n)
+        masks = torch.empty(2, m, d, dtype=torch.bool)  # reused by every chunk of this call
+        pm, qm = masks.numpy()
+        p_bytes = masks[0].view(torch.uint8)
+        kn, vn = k.detach().cpu().numpy(), v.detach().cpu().numpy()
+        reg_k, reg_v = self._keys.numpy(), self._values.numpy()
+        neg = torch.zeros(d, dtype=torch.int32)  # c_j
+        for s in range(0, n, c):
+            e = min(s + c, n)
+            if k.dtype != torch.int8:
+                check_vectors(k[s:e], d, "keys")
+            if v.dtype != torch.int8:
+                check_vectors(v[s:e], d, "values")
+            p = np.greater_equal(kn[s:e], 0, out=pm[: e - s])
+            q = np.greater_equal(vn[s:e], 0, out=qm[: e - s])
+            reg_k[start + s : start + e] = np.packbits(p, axis=-1)
+            reg_v[start + s : start + e] = np.packbits(q, axis=-1)
+            np.not_equal(p, q, out=p)
+            neg += torch.sum(p_bytes[: e - s], 0, dtype=torch.uint8)  # ≤ c ≤ 255 per column
+        for x, reg, name in ((k, self._keys, "keys"), (v, self._values, "values")):
+            if x.dtype == torch.int8:
+                _reject_empty_int8_rows(x, reg[start : start + n], name)
+        return (n - 2 * neg).to(torch.float32)
 
     def reserve(self, n: int) -> None:
         """Pre-allocate (and touch) registry room for n more facts, so that later binds do not
