@@ -1,12 +1,13 @@
-"""Work shared between learners changes no bit: backprop/EWC/replay fork from one first task,
+"""Work shared or skipped changes no bit: backprop/EWC/replay fork from one first task,
 the oracle's task-0 nets are that task's nets, and noRoute runs skip the recognition pass of
-experts they never use. Each fast path is compared with its from-scratch reference."""
+experts they never use, EWC's λ = 0 runs skip the penalty. Each fast path is compared with
+its from-scratch reference."""
 
 import numpy as np
 import pytest
 import torch
 
-from prismlm.continual.baselines import MLPConfig, fill_oracle_first_task, run_oracle, run_sgd
+from prismlm.continual.baselines import EWC, MLPConfig, fill_oracle_first_task, run_oracle, run_sgd
 from prismlm.continual.learner import Prizma, PrizmaConfig
 from prismlm.continual.protocol import run_stream
 from prismlm.continual.runner import _jobs, torch_threads
@@ -71,3 +72,16 @@ def test_jobs_group_the_sgd_learners_and_the_oracle_rest():
     assert _jobs(("oracle",)) == [("oracle", ("oracle",))]
     assert _jobs(("ewc", "backprop")) == [("ewc", ("backprop", "ewc"))]
     assert _jobs(("replay", "oracle")) == [("replay", ("replay",)), ("oracle_rest", ("oracle",))]
+
+
+def test_ewc_penalty_on_the_penalised_runs_only_equals_each_lambda_alone(stream):
+    """λ = 0 runs skip the penalty; batched λs (contiguous or not) equal each λ on its own."""
+    def r(lams):
+        with torch_threads(1):
+            return run_stream(EWC(MLPConfig(), SEEDS, 24, 8, lambdas=lams), stream, EPOCHS, 64)
+
+    alone = {lam: r([lam]) for lam in (0.0, 20.0, 50.0)}
+    assert np.array_equal(r([0.0, 50.0]), np.concatenate([alone[0.0], alone[50.0]]))
+    assert np.array_equal(r([50.0, 0.0, 20.0]),
+                          np.concatenate([alone[50.0], alone[0.0], alone[20.0]]))
+    assert not np.array_equal(alone[0.0], alone[50.0])

@@ -3,7 +3,8 @@
 - backprop: plain sequential SGD fine-tuning (EWC with λ = 0).
 - EWC (uses task boundaries): after each task, the diagonal Fisher F_t on min(1024, N) training
   samples and an anchor θ*_t are stored; each step adds Σ_t λ F_t ⊙ (θ - θ*_t) to the gradient,
-  kept as λ (ΣF_t ⊙ θ - ΣF_t ⊙ θ*_t). λ may differ per run, so a λ sweep is one batched pass.
+  kept as λ (ΣF_t ⊙ θ - ΣF_t ⊙ θ*_t). λ may differ per run, so a λ sweep is one batched pass
+  (the λ = 0 runs skip the penalty, which would add exactly zero).
 - replay (uses boundaries): a 1000-sample reservoir buffer, refreshed after each task; each step
   trains on the current batch plus min(|buffer|, batch) buffer samples drawn without replacement.
 - `run_sgd` trains backprop, EWC and replay on one stream; they are one learner until the first
@@ -83,14 +84,24 @@ class EWC(_MLPLearner):
         self.ft = {k: torch.zeros_like(v) for k, v in self.p.items()}
         self.rngs = [np.random.default_rng(s + 31337 + fisher_seed) for s in self.seeds]
         self.n_tasks_seen = 0
+        pos = (self.lam > 0).nonzero().squeeze(1).tolist()
+        contiguous = pos == list(range(pos[0], pos[-1] + 1)) if pos else False
+        # the runs the penalty acts on: a slice when they are contiguous (config-major λ)
+        self.penalised = (slice(pos[0], pos[-1] + 1) if contiguous
+                          else torch.tensor(pos) if pos else None)
 
     def observe(self, x, y, task: int | None = None) -> None:
         x, y = self._runs(x, y)
         grads = mlp.gradients(self.p, x, y)
-        if self.n_tasks_seen and bool((self.lam > 0).any()):
+        if self.n_tasks_seen and self.penalised is not None:
+            rows = self.penalised  # runs with λ = 0 add nothing: their rows are skipped
             for k, g in grads.items():
-                lam = self.lam.view(-1, *([1] * (g.ndim - 1)))
-                g.add_((self.fs[k] * self.p[k] - self.ft[k]) * lam)
+                lam = self.lam[rows].view(-1, *([1] * (g.ndim - 1)))
+                pen = torch.mul(self.fs[k][rows], self.p[k][rows]).sub_(self.ft[k][rows])
+                if isinstance(rows, slice):
+                    g[rows].add_(pen.mul_(lam))
+                else:
+                    g.index_add_(0, rows, pen.mul_(lam))
         self._sgd(grads)
 
     def end_task(self, task: int, x_task: torch.Tensor, y_task: torch.Tensor) -> None:
