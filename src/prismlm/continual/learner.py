@@ -116,9 +116,10 @@ class Prizma:
             "n_seen": torch.zeros(R, M, dtype=torch.long),
         }
         self.route = torch.tensor([c.route for c in self.run_config])
+        self.routed, self.unrouted = self.route.nonzero().squeeze(1), (~self.route).nonzero().squeeze(1)
         self.z_novel = torch.tensor([c.z_novel for c in self.run_config], dtype=torch.float32)
         self.counts = {k: torch.zeros(R, dtype=torch.long) for k in ("known", "dropped")}
-        self.split_unrouted = True  # False: the reference recognition pass (see `_route`)
+        self.split_unrouted = True  # False: the reference passes for every run (see `_route`)
 
     @classmethod
     def variants(cls, base: PrizmaConfig, names, seeds, n_in, n_classes) -> Prizma:
@@ -146,7 +147,15 @@ class Prizma:
                 v = torch.where(keep.view(-1, *([1] * (v.ndim - 1))), getattr(p, k), v)
             put(self.params[k], target, v)
         self.state["n_seen"][ar, target] += train.long() * x.shape[1]
-        r = sample_surprise(x, new["We"], new["be"], new["Wd"], new["bd"]).mean(1)
+        keys = ("We", "be", "Wd", "bd")
+        if self.split_unrouted and self.unrouted.numel():  # only routed runs read r
+            rr = self.routed
+            r = torch.zeros(self.R)
+            if rr.numel():
+                r[rr] = sample_surprise(x.index_select(0, rr),
+                                        *(new[k].index_select(0, rr) for k in keys)).mean(1)
+        else:
+            r = sample_surprise(x, *(new[k] for k in keys)).mean(1)
         self._update_precision(ar, target, train & self.route, r)
 
     def end_task(self, task: int, x_task=None, y_task=None) -> None:
@@ -158,15 +167,15 @@ class Prizma:
         outside the pass). One forward pass of experts 0..H-1 (H = max active + 1: every
         committed and active expert) serves recognition and, usually, the training step.
         Runs without routing (noRoute) always train expert 0 and never read their surprise,
-        so with `split_unrouted` they run expert 0 only; the routed runs' numbers do not depend
-        on the other runs of the batch, so this changes no bit (split_unrouted=False: every
-        run through all H experts, the reference)."""
+        so with `split_unrouted` they run expert 0 only (and skip the post-update surprise in
+        `observe`); the routed runs' numbers do not depend on the other runs of the batch, so
+        this changes no bit (split_unrouted=False: every run through every pass, the
+        reference)."""
         hi = min(int(self.state["active"].max()) + 1, self.M)
-        unrouted = (~self.route).nonzero().squeeze(1)
+        routed, unrouted = self.routed, self.unrouted
         if not self.split_unrouted or unrouted.numel() == 0 or hi == 1:
             z_all, xhat_all, s_bar = self._recognition(x, None, hi)
         else:
-            routed = self.route.nonzero().squeeze(1)
             z_r, xh_r, s_r = self._recognition(x, routed, hi)
             z_u, xh_u, s_u = self._recognition(x, unrouted, 1)
             s_bar = torch.full((self.R, hi), float("inf"))
