@@ -136,6 +136,8 @@ def run_continual_benchmark(out: Path | None, seeds: int = 10, epochs: int = 15,
               f"(fast path median {fast_t['median_s']:.1f} s over {repeats} run(s), "
               f"{workers} workers x 1 thread; {idle:.1f} s from CPU time on idle cores)",
               _identity_line(identity),
+              "jobs' CPU seconds: " + ", ".join(
+                  f"{k} {v:.1f}" for k, v in payloads[0]["timing_s"]["cpu"].items()),
               f"load average before {load[0]:.2f}, after {load[1]:.2f} on "
               f"{env_before['cpu_count']} CPUs (other processes inflate timings: the target "
               "is for an idle machine)"]

@@ -3,9 +3,12 @@
 - backprop: plain sequential SGD fine-tuning (EWC with λ = 0).
 - EWC (uses task boundaries): after each task, the diagonal Fisher F_t on min(1024, N) training
   samples and an anchor θ*_t are stored; each step adds Σ_t λ F_t ⊙ (θ - θ*_t) to the gradient,
-  kept as λ (ΣF_t ⊙ θ - ΣF_t ⊙ θ*_t). λ may differ per run, so a λ sweep is one batched pass.
+  kept as λ (ΣF_t ⊙ θ - ΣF_t ⊙ θ*_t). λ may differ per run, so a λ sweep is one batched pass
+  (the λ = 0 runs skip the penalty, which would add exactly zero).
 - replay (uses boundaries): a 1000-sample reservoir buffer, refreshed after each task; each step
   trains on the current batch plus min(|buffer|, batch) buffer samples drawn without replacement.
+- `run_sgd` trains backprop, EWC and replay on one stream; they are one learner until the first
+  boundary, so by default that first task trains once and the three fork from its state.
 - oracle multi-head (told the task id): one fresh MLP per (seed, task), trained only on that
   task. All tasks train at once, since no net ever sees another task.
 """
@@ -19,7 +22,7 @@ import torch
 
 from ..config import require
 from . import mlp
-from .protocol import epoch_batches, gather_rows, iterate
+from .protocol import epoch_batches, gather_rows, iterate, run_stream
 
 
 @dataclass(frozen=True)
@@ -81,14 +84,24 @@ class EWC(_MLPLearner):
         self.ft = {k: torch.zeros_like(v) for k, v in self.p.items()}
         self.rngs = [np.random.default_rng(s + 31337 + fisher_seed) for s in self.seeds]
         self.n_tasks_seen = 0
+        pos = (self.lam > 0).nonzero().squeeze(1).tolist()
+        contiguous = pos == list(range(pos[0], pos[-1] + 1)) if pos else False
+        # the runs the penalty acts on: a slice when they are contiguous (config-major λ)
+        self.penalised = (slice(pos[0], pos[-1] + 1) if contiguous
+                          else torch.tensor(pos) if pos else None)
 
     def observe(self, x, y, task: int | None = None) -> None:
         x, y = self._runs(x, y)
         grads = mlp.gradients(self.p, x, y)
-        if self.n_tasks_seen and bool((self.lam > 0).any()):
+        if self.n_tasks_seen and self.penalised is not None:
+            rows = self.penalised  # runs with λ = 0 add nothing: their rows are skipped
             for k, g in grads.items():
-                lam = self.lam.view(-1, *([1] * (g.ndim - 1)))
-                g.add_((self.fs[k] * self.p[k] - self.ft[k]) * lam)
+                lam = self.lam[rows].view(-1, *([1] * (g.ndim - 1)))
+                pen = torch.mul(self.fs[k][rows], self.p[k][rows]).sub_(self.ft[k][rows])
+                if isinstance(rows, slice):
+                    g[rows].add_(pen.mul_(lam))
+                else:
+                    g.index_add_(0, rows, pen.mul_(lam))
         self._sgd(grads)
 
     def end_task(self, task: int, x_task: torch.Tensor, y_task: torch.Tensor) -> None:
@@ -153,25 +166,85 @@ class Replay(_MLPLearner):
         self.filled = min(cap, self.seen)
 
 
-def run_oracle(stream, cfg: MLPConfig, epochs: int, batch_size: int, progress: bool = False):
+SGD_LEARNERS = ("backprop", "ewc", "replay")
+
+
+def run_sgd(names, stream, cfg: MLPConfig, epochs: int, batch_size: int, progress: bool = False,
+            share_first_task: bool = True) -> dict[str, np.ndarray]:
+    """backprop, EWC and/or replay on one stream: {name: R [S, T, T]} for each of `names`.
+
+    Until the first boundary the three are the same computation: plain SGD from the init of
+    seed s on the batches of seed s (EWC adds no penalty before its first Fisher, replay's
+    buffer is empty). share_first_task=True trains task 0 once (S runs) and every learner
+    starts from a copy of that state, stores its own task-0 boundary (Fisher and anchor, or
+    buffer) and trains tasks 1.. itself. share_first_task=False trains each learner from
+    scratch (the reference). Both give the same bits: a run's numbers in a batched matmul do
+    not depend on the other runs of the batch, and the task-0 rows are the evaluation of the
+    same parameters.
+    """
+    names = list(names)
+    unknown = sorted(set(names) - set(SGD_LEARNERS))
+    require(names and not unknown, "names", f"need some of {list(SGD_LEARNERS)}, got {names}")
+    S, T, d, C = stream.n_seeds, stream.n_tasks, stream.n_in, stream.n_classes
+    groups = []
+    ewc_names = [n for n in names if n != "replay"]
+    if ewc_names:
+        lams = [0.0 if n == "backprop" else cfg.ewc_lambda for n in ewc_names]
+        groups.append((EWC(cfg, stream.seeds, d, C, lambdas=lams), ewc_names))
+    if "replay" in names:
+        groups.append((Replay(cfg, stream.seeds, d, C), ["replay"]))
+    if share_first_task:
+        first = Backprop(cfg, stream.seeds, d, C)
+        r0 = run_stream(first, stream, epochs, batch_size, progress, "sgd", tasks=range(1))
+        x0, y0 = stream.x_train[:, 0].contiguous(), stream.y_train[:, 0].contiguous()
+    out = {}
+    for learner, group in groups:
+        desc = "/".join(group)
+        if share_first_task:
+            rep = learner.R // S
+            learner.p = {k: v.repeat(rep, *([1] * (v.ndim - 1))) for k, v in first.p.items()}
+            learner.end_task(0, x0, y0)
+            r = run_stream(learner, stream, epochs, batch_size, progress, desc,
+                           tasks=range(1, T), r=np.tile(r0, (rep, 1, 1)))
+        else:
+            r = run_stream(learner, stream, epochs, batch_size, progress, desc)
+        for i, n in enumerate(group):
+            out[n] = r[i * S:(i + 1) * S]
+    return out
+
+
+def run_oracle(stream, cfg: MLPConfig, epochs: int, batch_size: int, progress: bool = False,
+               first: int = 0):
     """Oracle multi-head: net (s, t) trains only on task t; unseen cells are 1/C.
 
     Returns R: [S, T, T] numpy. Net (s, t) is seeded s + t, as is its shuffle generator.
+    first: train only the nets of tasks >= first; the own-task accuracies of the others are
+    left NaN for the caller to fill (net (s, 0) is the SGD learners' net after task 0: same
+    seed, same batches, see `fill_oracle_first_task`).
     """
     S, T = stream.n_seeds, stream.n_tasks
-    runs_seed = [s + t for s in stream.seeds for t in range(T)]
+    require(0 <= first < T, "first", f"must lie in [0, {T})")
+    tasks = range(first, T)
+    runs_seed = [s + t for s in stream.seeds for t in tasks]
     p = mlp.init_mlp(runs_seed, (stream.n_in, cfg.hidden, cfg.hidden, stream.n_classes))
-    xs = stream.x_train.reshape(S * T, *stream.x_train.shape[2:])
-    ys = stream.y_train.reshape(S * T, -1)
+    xs = stream.x_train[:, first:].reshape(S * len(tasks), *stream.x_train.shape[2:])
+    ys = stream.y_train[:, first:].reshape(S * len(tasks), -1)
     perms = epoch_batches(runs_seed, 1, xs.shape[1], epochs)
     for idx in iterate(perms[:, 0], batch_size, progress, "oracle"):
         grads = mlp.gradients(p, gather_rows(xs, idx), gather_rows(ys, idx))
         for k, g in grads.items():
             p[k].sub_(g, alpha=cfg.lr)
-    xt = stream.x_test.reshape(S * T, *stream.x_test.shape[2:])
-    yt = stream.y_test.reshape(S * T, -1)
-    own = (mlp.predict(p, xt) == yt).float().mean(1).reshape(S, T).numpy()
+    xt = stream.x_test[:, first:].reshape(S * len(tasks), *stream.x_test.shape[2:])
+    yt = stream.y_test[:, first:].reshape(S * len(tasks), -1)
+    own = np.full((S, T), np.nan)
+    own[:, first:] = (mlp.predict(p, xt) == yt).float().mean(1).reshape(S, len(tasks)).numpy()
     r = np.full((S, T, T), 1.0 / stream.n_classes)
     for i in range(T):
         r[:, i, : i + 1] = own[:, : i + 1]
     return r
+
+
+def fill_oracle_first_task(r_oracle: np.ndarray, r_sgd: np.ndarray) -> None:
+    """Oracle net (s, 0) is backprop/EWC/replay's net after task 0 (seed s init, seed s
+    batches, no penalty, empty buffer): its own-task accuracy is R_sgd[s, 0, 0]. In place."""
+    r_oracle[:, :, 0] = r_sgd[:, :1, 0]

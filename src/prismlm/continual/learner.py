@@ -116,8 +116,10 @@ class Prizma:
             "n_seen": torch.zeros(R, M, dtype=torch.long),
         }
         self.route = torch.tensor([c.route for c in self.run_config])
+        self.routed, self.unrouted = self.route.nonzero().squeeze(1), (~self.route).nonzero().squeeze(1)
         self.z_novel = torch.tensor([c.z_novel for c in self.run_config], dtype=torch.float32)
         self.counts = {k: torch.zeros(R, dtype=torch.long) for k in ("known", "dropped")}
+        self.split_unrouted = True  # False: the reference passes for every run (see `_route`)
 
     @classmethod
     def variants(cls, base: PrizmaConfig, names, seeds, n_in, n_classes) -> Prizma:
@@ -135,12 +137,8 @@ class Prizma:
         x, y = self._runs(x, y)
         y1 = torch.nn.functional.one_hot(y, self.n_classes).to(x.dtype)
         ar = torch.arange(self.R)
-        target, train, z_all, xhat_all = self._route(x)
+        target, train, z, xhat = self._route(x)
         p = ExpertParams(**{k: pick(v, target) for k, v in self.params.items()})
-        if int(target.max()) < z_all.shape[1]:
-            z, xhat = pick(z_all, target), pick(xhat_all, target)
-        else:  # a run just switched to a fresh expert outside the recognition pass
-            z = xhat = None
         new, _ = local_update(p, x, y1, self.hp.lr, self.hp.lr_cls, self.hp.lambda_cls,
                               self.groups, z=z, xhat=xhat)
         keep = None if bool(train.all()) else ~train
@@ -149,26 +147,69 @@ class Prizma:
                 v = torch.where(keep.view(-1, *([1] * (v.ndim - 1))), getattr(p, k), v)
             put(self.params[k], target, v)
         self.state["n_seen"][ar, target] += train.long() * x.shape[1]
-        r = sample_surprise(x, new["We"], new["be"], new["Wd"], new["bd"]).mean(1)
+        keys = ("We", "be", "Wd", "bd")
+        if self.split_unrouted and self.unrouted.numel():  # only routed runs read r
+            rr = self.routed
+            r = torch.zeros(self.R)
+            if rr.numel():
+                r[rr] = sample_surprise(x.index_select(0, rr),
+                                        *(new[k].index_select(0, rr) for k in keys)).mean(1)
+        else:
+            r = sample_surprise(x, *(new[k] for k in keys)).mean(1)
         self._update_precision(ar, target, train & self.route, r)
 
     def end_task(self, task: int, x_task=None, y_task=None) -> None:
         """Task boundaries are not used by Prizma."""
 
     def _route(self, x: torch.Tensor):
-        """Training-time routing. One forward pass of experts 0..H-1 (H = max active + 1: every
-        committed and active expert) serves recognition and, usually, the training step."""
+        """Training-time routing: (target [R], train [R], z, xhat), z/xhat the target expert's
+        forward pass [R, n, h] / [R, n, d] (None when a run just switched to a fresh expert
+        outside the pass). One forward pass of experts 0..H-1 (H = max active + 1: every
+        committed and active expert) serves recognition and, usually, the training step.
+        Runs without routing (noRoute) always train expert 0 and never read their surprise,
+        so with `split_unrouted` they run expert 0 only (and skip the post-update surprise in
+        `observe`); the routed runs' numbers do not depend on the other runs of the batch, so
+        this changes no bit (split_unrouted=False: every run through every pass, the
+        reference)."""
         hi = min(int(self.state["active"].max()) + 1, self.M)
-        P = self.params
-        xr = x.unsqueeze(1)
-        z_all = encode(xr, P["We"][:, :hi], P["be"][:, :hi])  # [R, H, n, h]
-        xhat_all = reconstruct(z_all, P["Wd"][:, :hi], P["bd"][:, :hi])  # [R, H, n, d]
-        s_bar = (xr - xhat_all).square_().mean((-1, -2))  # [R, H]
+        routed, unrouted = self.routed, self.unrouted
+        if not self.split_unrouted or unrouted.numel() == 0 or hi == 1:
+            z_all, xhat_all, s_bar = self._recognition(x, None, hi)
+        else:
+            z_r, xh_r, s_r = self._recognition(x, routed, hi)
+            z_u, xh_u, s_u = self._recognition(x, unrouted, 1)
+            s_bar = torch.full((self.R, hi), float("inf"))
+            s_bar.index_copy_(0, routed, s_r)
+            s_bar[unrouted, 0] = s_u[:, 0]
+            z_all = xhat_all = None
         target, train, ev = training_route(s_bar, self.state, self.z_novel,
                                            self.hp.commit_after, self.route)
         self.counts["known"] += ev["known"].long()
         self.counts["dropped"] += ev["dropped"].long()
-        return target, train, z_all, xhat_all
+        if int(target.max()) >= hi:  # a run just switched to a fresh expert outside the pass
+            return target, train, None, None
+        if z_all is not None:
+            return target, train, pick(z_all, target), pick(xhat_all, target)
+        z = torch.empty(self.R, *z_r.shape[2:])
+        xhat = torch.empty(self.R, *xh_r.shape[2:])
+        z.index_copy_(0, routed, pick(z_r, target[routed]))
+        xhat.index_copy_(0, routed, pick(xh_r, target[routed]))
+        z.index_copy_(0, unrouted, z_u[:, 0])
+        xhat.index_copy_(0, unrouted, xh_u[:, 0])
+        return target, train, z, xhat
+
+    def _recognition(self, x: torch.Tensor, runs: torch.Tensor | None, hi: int):
+        """Experts 0..hi-1 on the batch, for `runs` (None: all): Z [r, hi, n, h],
+        X̂ [r, hi, n, d] and the batch-mean surprise s̄ [r, hi]."""
+        P = self.params
+
+        def sel(t):
+            return t[:, :hi] if runs is None else t[:, :hi].index_select(0, runs)
+
+        xr = (x if runs is None else x.index_select(0, runs)).unsqueeze(1)
+        z = encode(xr, sel(P["We"]), sel(P["be"]))
+        xhat = reconstruct(z, sel(P["Wd"]), sel(P["bd"]))
+        return z, xhat, (xr - xhat).square_().mean((-1, -2))
 
     def _update_precision(self, ar, target, mask, r) -> None:
         st = self.state

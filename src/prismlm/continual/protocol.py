@@ -59,8 +59,13 @@ def evaluate(learner, stream: Stream) -> np.ndarray:
 
 
 def run_stream(learner, stream: Stream, epochs: int, batch_size: int = 128,
-               progress: bool = False, desc: str = "") -> np.ndarray:
-    """Train `learner` through the stream; returns the accuracy matrices [R, T, T]."""
+               progress: bool = False, desc: str = "", tasks: range | None = None,
+               r: np.ndarray | None = None) -> np.ndarray:
+    """Train `learner` through the stream; returns the accuracy matrices [R, T, T].
+
+    tasks: the tasks to train (default all, in order); a later start resumes a learner whose
+    earlier tasks ran elsewhere (see `fork_after_first_task`), their rows given in r [R, T, T].
+    """
     if epochs < 1:
         raise ValueError(f"epochs must be >= 1, got {epochs}")
     if batch_size < 1:
@@ -69,9 +74,13 @@ def run_stream(learner, stream: Stream, epochs: int, batch_size: int = 128,
         raise ValueError(f"stream '{stream.name}' has input dimension {stream.n_in} but the "
                          f"learner was built for {learner.n_in}")
     T = stream.n_tasks
+    tasks = range(T) if tasks is None else tasks
+    if tasks.start > 0 and (r is None or r.shape != (learner.R, T, T)):
+        raise ValueError(f"resuming at task {tasks.start} needs the earlier rows r "
+                         f"[{learner.R}, {T}, {T}]")
     perms = epoch_batches(stream.seeds, T, stream.x_train.shape[2], epochs)
-    r = np.zeros((learner.R, T, T))
-    for t in range(T):
+    r = np.zeros((learner.R, T, T)) if r is None else r.copy()
+    for t in tasks:
         xt, yt = stream.x_train[:, t].contiguous(), stream.y_train[:, t].contiguous()
         for idx in iterate(perms[:, t], batch_size, progress, f"{desc} task {t}"):
             learner.observe(gather_rows(xt, idx), gather_rows(yt, idx), task=t)
