@@ -220,3 +220,37 @@ def test_separation_is_a_named_only_leg_whose_claims_read_its_record():
     assert sum(leg == "separation" for leg, _ in JUDGES.values()) == 3
     with pytest.raises(ValueError, match="leg"):
         resolve(["separatio"], "cpu", None)
+
+
+def test_a_rung_every_arm_fails_on_its_first_seed_is_skipped_not_awaited(monkeypatch, tmp_path):
+    spec = sep.SEARCHES["cpu"]
+    hard = spec["pairs"][-1]
+
+    def acc(model, d, seed):  # quad2 separates on the easier rungs; nothing learns the hardest
+        if d == hard:
+            return 0.05
+        return 0.99 if model == sep.QUAD2 else 0.3
+
+    _fake_cache(monkeypatch, acc)
+    fake = sep._cached
+
+    def cached(cells, cache, device):  # the hardest rung trained on its first seed only
+        recs = fake(cells, cache, device)
+        return [None if c.task["num_pairs"] == hard and c.seed != SEEDS[0] else r
+                for c, r in zip(cells, recs, strict=True)]
+
+    monkeypatch.setattr(sep, "_cached", cached)
+    record = sep.collect("cpu", SEEDS, tmp_path)
+    assert record["missing"] == [] and len(record["skipped"]) == len(SEEDS) - 1
+    assert record["verdicts"]["ablation"]["verdict"] == "reproduced"
+    trained = []
+    monkeypatch.setattr(sep, "run_sweep", lambda cells, *a, **k: trained.append(cells))
+    sep.leg_separation("cpu", SEEDS, tmp_path)
+    assert trained == []  # the skipped blocks are not trained either
+
+
+def test_a_rung_with_one_arm_above_the_margin_is_not_hopeless(monkeypatch, tmp_path):
+    spec = sep.SEARCHES["cpu"]
+    hard = spec["pairs"][-1]
+    _fake_cache(monkeypatch, lambda model, d, seed: 0.5 if (d == hard and model == sep.TF) else 0.05)
+    assert sep.hopeless_rungs(spec, SEEDS, tmp_path, "cpu") == set(range(len(spec["pairs"]) - 1))

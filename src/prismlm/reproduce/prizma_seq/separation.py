@@ -230,12 +230,13 @@ def _verdicts(record: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
                                 ("lengen", verdicts.separation_lengen))}
 
 
-def report(scale, seeds, spec, rows, stats, eff, missing, out_dir: Path) -> dict[str, Any]:
+def report(scale, seeds, spec, rows, stats, eff, missing, out_dir: Path, skipped=()) -> dict[str, Any]:
     """Write `<out_dir>/separation.json|.md|.png` from what is trained so far; return the record."""
     record = {"leg": "separation", "scale": scale, "seeds": list(seeds), "search": spec,
               "margin": SEPARATION_MARGIN, "alpha": ALPHA, "confirm_seeds": CONFIRM_SEEDS,
               "capacity_bound": CAPACITY_BOUND, "grid": rows, "rungs": stats, "efficiency": eff,
-              "lengen": lengen(spec, rows), "missing": missing, "reference": REFERENCE["ablation"]}
+              "lengen": lengen(spec, rows), "missing": missing, "skipped": list(skipped),
+              "reference": REFERENCE["ablation"]}
     record["verdicts"] = _verdicts(record, spec)
     abl = record["verdicts"]["ablation"]
     record["headline"] = {"measured": f"{abl['verdict']}: {abl['measured']}", "why": abl["why"],
@@ -270,6 +271,10 @@ def report(scale, seeds, spec, rows, stats, eff, missing, out_dir: Path) -> dict
           + markdown_table([{"D": r["D"], **{m: round(v["retention"], 3) for m, v in r.items()
                                           if isinstance(v, dict)}} for r in record["lengen"]["rungs"]])
           if record["lengen"]["rungs"] else ""]
+    if skipped:
+        md.append(f"\nNot trained ({len(skipped)} blocks; their rung's first seed left every arm "
+                  f"within {SEPARATION_MARGIN} of chance, so no gap of the margin can show): "
+                  + "; ".join(skipped))
     if missing:
         md.append(f"\nNot trained yet ({len(missing)} blocks): " + "; ".join(missing))
         md.append("\nA verdict that would read 'not reproducible at this scale' reads 'not measured' "
@@ -296,25 +301,49 @@ def _cached(cells: list[Cell], cache: Path, device: str) -> list[dict[str, Any] 
     return [load_cached(cache, c.resolve(device).configs()) for c in cells]
 
 
+def hopeless_rungs(spec: dict[str, Any], seeds: list[int], cache: Path, device: str) -> set[int]:
+    """Ladder rungs whose first-seed block is trained and where every arm's judged accuracy stays
+    below chance + SEPARATION_MARGIN: no gap of the margin can show there at this recipe, so the
+    rung's other seeds are not trained (a rung every arm fails decides nothing; the report lists
+    the skipped blocks)."""
+    out = set()
+    for b in blocks(spec, seeds[:1]):
+        if b["stage"] != "ladder":
+            continue
+        recs = _cached(b["cells"], cache, device)
+        if any(r is None for r in recs):
+            continue
+        chance = build_task(rung_task(spec, spec["pairs"][b["rung"]])).chance
+        if all(judged_acc(spec)(r) < chance + SEPARATION_MARGIN for r in recs):
+            out.add(b["rung"])
+    return out
+
+
+def _skipped(b: dict[str, Any], seeds: list[int], hopeless: set[int]) -> bool:
+    return b["stage"] == "ladder" and b["rung"] in hopeless and b["seed"] != seeds[0]
+
+
 def collect(scale: str, seeds: list[int], out: Path, device: str = "auto") -> dict[str, Any]:
     """Rebuild and write the report from the cells already in `<out>/cache` (trains nothing)."""
     spec, cache = SEARCHES[scale], Path(out) / "cache"
+    hopeless = hopeless_rungs(spec, seeds, cache, device)
     done: dict[tuple, list] = {}
-    missing = []
+    missing, skipped = [], []
     for b in blocks(spec, seeds):  # a block's finished cells count even while others are missing
         key = (b["stage"], b.get("rung", b.get("width")))
         recs = _cached(b["cells"], cache, device)
         done.setdefault(key, []).extend(r for r in recs if r is not None)
         absent = [c.label.split(" ")[0] for c, r in zip(b["cells"], recs, strict=True) if r is None]
         if absent:
-            missing.append(f"{b['stage']} {key[1]} seed {b['seed']}: {', '.join(absent)}")
+            where = skipped if _skipped(b, seeds, hopeless) else missing
+            where.append(f"{b['stage']} {key[1]} seed {b['seed']}: {', '.join(absent)}")
     rows, stats = [], []
     for i in range(len(spec["pairs"])):
         if done.get(("ladder", i)):
             r, s = rung_summary(spec, i, done[("ladder", i)])
             rows, stats = rows + r, stats + [s]
     eff = efficiency(spec, rows, [done.get(("width", w), []) for w in range(len(spec["widths"]))])
-    return report(scale, seeds, spec, rows, stats, eff, missing, Path(out) / "separation")
+    return report(scale, seeds, spec, rows, stats, eff, missing, Path(out) / "separation", skipped)
 
 
 def leg_separation(
@@ -322,11 +351,14 @@ def leg_separation(
     train: bool = True,
 ) -> dict[str, Any]:
     """Train the ladder's blocks in order (seeds: sorted(set(seeds) | {0..CONFIRM_SEEDS-1})),
-    rewriting the report after each; train=False only rebuilds the report from the cache."""
+    rewriting the report after each and skipping the further seeds of a hopeless rung
+    (`hopeless_rungs`); train=False only rebuilds the report from the cache."""
     seeds = sorted(set(seeds) | set(range(CONFIRM_SEEDS)))
     cache = Path(out) / "cache"
     if train:
         for b in blocks(SEARCHES[scale], seeds):
+            if _skipped(b, seeds, hopeless_rungs(SEARCHES[scale], seeds, cache, device)):
+                continue
             if any(r is None for r in _cached(b["cells"], cache, device)):
                 run_sweep(b["cells"], cache, device, progress)
                 collect(scale, seeds, out, device)
