@@ -314,8 +314,10 @@ def separation_ablation(rec, s) -> Judgement:
             return Judgement(_rung_text(r), None, "refuted", why)
     best = max(full, key=lambda r: r["gap"])
     learned = max(max(r["means"].values()) for r in full)
-    why = (f"no rung separates (largest gap {best['gap']:.3f} at D/d_h={best['D/d_h']:g}); "
-           f"best arm mean over decided rungs {learned:.3f}")
+    ps = ", ".join(f"{m.split('-')[-1]} {p:.3g}" for m, p in best["p_greater"].items())
+    why = (f"no rung separates (largest gap {best['gap']:.3f} at D/d_h={best['D/d_h']:g}, one-sided "
+           f"Welch p(quad2 > rival): {ps or '–'}; needs gap >= {sep.SEPARATION_MARGIN} and p < "
+           f"{sep.ALPHA} against both); best arm mean over decided rungs {learned:.3f}")
     return Judgement(_rung_text(best), None, NOT_HERE, why)
 
 
