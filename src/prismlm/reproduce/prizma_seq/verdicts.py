@@ -339,7 +339,11 @@ def separation_efficiency(rec, s) -> Judgement:
         return Judgement(measured, None, "reproduced" if ok else "refuted", why)
     lower = max((e["params"] for e in tfs), default=0) / q["params"]
     if lower >= PARAM_EFFICIENCY_BAR:
-        return Judgement(f"> {lower:.2f}x", None, "reproduced", "no Transformer width tried solves")
+        best = max(tfs, key=lambda e: e["mean_acc"])
+        return Judgement(f"> {lower:.2f}x", None, "reproduced",
+                         f"no Transformer width tried solves (best {best['arm']} {best['mean_acc']:.3f} "
+                         f"< {s['threshold']}): a lower bound at this recipe, which may limit the "
+                         f"Transformer's steps rather than its size")
     return Judgement(f"> {lower:.2f}x", None, NOT_HERE,
                      f"no Transformer tried solves and the largest is only {lower:.2f}x quad2's size")
 
