@@ -213,7 +213,8 @@ def _plot(spec, rows, eff):
                 ax.plot([e["params"] for e in pts], [e["mean_acc"] for e in pts], "o-", label=m)
         ax.set_xscale("log")
         ax.set_xlabel(f"parameters (MQAR D={eff['D']})")
-        ax.set_ylabel("best accuracy (mean)")
+        ax.set_ylabel(("accuracy beyond the window" if spec["judge_gap"] is not None else "best accuracy")
+                      + " (mean)")
         ax.set_ylim(0, 1.02)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7)
