@@ -12,6 +12,7 @@ import ctypes
 import sys
 
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt parameters, glibc <malloc.h>
+_applied = False  # whether keep_freed_memory took effect in this process
 
 
 def keep_freed_memory() -> bool:
@@ -28,7 +29,15 @@ def keep_freed_memory() -> bool:
         libc = ctypes.CDLL("libc.so.6")
     except OSError:
         return False
+    global _applied
     ok = libc.mallopt(_M_MMAP_THRESHOLD, 1 << 30)
-    return bool(ok and libc.mallopt(_M_TRIM_THRESHOLD, (1 << 31) - 1))
+    _applied = _applied or bool(ok and libc.mallopt(_M_TRIM_THRESHOLD, (1 << 31) - 1))
+    return _applied
+
+
+def setting() -> str:
+    """The allocator setting in force in this process, as benchmarks record it
+    (`environment.allocator`): set once, it lasts for the rest of the process."""
+    return "glibc keeps freed memory" if _applied else "default"
 
 

@@ -92,3 +92,34 @@ def test_weights_are_built_once_per_session_and_dropped_after():
     decode_weights(layer, build)
     assert len(builds) == 4  # no session: built on every call
     assert not decode_weights(layer, build)["t"].requires_grad
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_parameter_key_walks_the_same_parameters_as_module_parameters(name):
+    from prismlm.layers.decode_weights import _version, parameter_key
+
+    model = MODELS[name]()
+    for module in model.modules():
+        expected = tuple((p.data_ptr(), _version(p)) for p in module.parameters())
+        assert parameter_key(module) == expected
+
+
+@pytest.mark.parametrize("session", [False, True])
+@pytest.mark.parametrize("kernel", [1, 2, 4])
+def test_short_conv_step_equals_its_forward_with_or_without_given_taps(session, kernel):
+    from contextlib import nullcontext
+
+    from prismlm.layers.short_conv import ShortConv
+
+    torch.manual_seed(0)
+    conv = ShortConv(8, kernel)
+    x = torch.randn(3, 9, 8)
+    with torch.no_grad():
+        full = conv(x)
+        for taps in (None, conv.decode_taps()):
+            ring, outs = conv.init_ring(3, 8, None, torch.float32), []
+            with reuse_decode_weights() if session else nullcontext():
+                for t in range(x.shape[1]):
+                    y, ring = conv.step(x[:, t], ring, taps)
+                    outs.append(y)
+            torch.testing.assert_close(torch.stack(outs, 1), full)

@@ -24,6 +24,7 @@ from pathlib import Path
 import torch
 
 from ..allocator import keep_freed_memory as _keep_freed_memory
+from ..allocator import setting as allocator_setting
 from ..config import fingerprint
 from ..io import write_record
 from ..memory.capacity import asymptotic_capacity, predicted_capacity
@@ -127,7 +128,9 @@ def run_holo_speed(
     heap pages the previous repeat's tape freed instead of faulting in new ones (on glibc a
     registry above the mmap threshold is otherwise returned to the kernel on free).
     """
-    allocator = "glibc keeps freed memory" if keep_freed_memory and _keep_freed_memory() else "default"
+    if keep_freed_memory:
+        _keep_freed_memory()
+    allocator = allocator_setting()
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
@@ -220,7 +223,7 @@ def run_holo_benchmark(
         kb = sharded_kb(kb_facts, kb_dim)
     finally:
         torch.set_num_threads(before)
-    env = {**environment(cfg["threads"]), "allocator": "default"}
+    env = {**environment(cfg["threads"]), "allocator": allocator_setting()}
     record = {"config": cfg, "fingerprint": fingerprint(cfg), "capacity": caps, "throughput": thr,
               "targets": throughput_rows(thr), "sharded_kb": kb, "environment": env}  # fmt: skip
     md = _markdown(caps, thr, kb, env)

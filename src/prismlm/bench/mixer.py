@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from ..allocator import keep_freed_memory
+from ..allocator import setting as allocator_setting
 from ..config import require
 from ..experiment.report import markdown_table
 from ..io import write_record
@@ -232,7 +233,9 @@ def run_mixer_benchmark(
     cfg = config or (MixerBenchConfig.quick() if quick else MixerBenchConfig())
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    allocator = "glibc keeps freed memory" if cfg.keep_freed_memory and keep_freed_memory() else "default"
+    if cfg.keep_freed_memory:
+        keep_freed_memory()
+    allocator = allocator_setting()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     max_len = max(cfg.lengths + cfg.contexts) + cfg.decode_tokens + 8

@@ -64,7 +64,7 @@ def run_stream(learner, stream: Stream, epochs: int, batch_size: int = 128,
     """Train `learner` through the stream; returns the accuracy matrices [R, T, T].
 
     tasks: the tasks to train (default all, in order); a later start resumes a learner whose
-    earlier tasks ran elsewhere (see `fork_after_first_task`), their rows given in r [R, T, T].
+    earlier tasks ran elsewhere (see `baselines.run_sgd`), their rows given in r [R, T, T].
     """
     if epochs < 1:
         raise ValueError(f"epochs must be >= 1, got {epochs}")

@@ -88,6 +88,11 @@ def judged_acc(spec: dict[str, Any]):
     return lambda r: r["best"]["acc"]
 
 
+def judged_label(spec: dict[str, Any]) -> str:
+    """What `judged_acc` reads, for axis labels."""
+    return "accuracy beyond the window" if spec["judge_gap"] is not None else "best accuracy"
+
+
 def _cell(spec, model, dims, pairs, seed, lengths=True) -> Cell:
     arm = make_arm(model, dims, spec["feat_n2"])
     return Cell(arm, rung_task(spec, pairs), dict(spec["train"]), seed,
@@ -202,8 +207,7 @@ def _plot(spec, rows, eff):
         ax.plot([r["D/d_h"] for r in rows], [r["chance"] for r in rows], "k:", lw=0.8, label="chance")
         ax.set_xscale("log", base=2)
         ax.set_xlabel(f"pairs per head width D/d_h (d_h = {head_width(spec['dims'])})")
-        ax.set_ylabel(("accuracy beyond the window" if spec["judge_gap"] is not None else "best accuracy")
-                      + " (mean, 95% t-CI)")
+        ax.set_ylabel(f"{judged_label(spec)} (mean, 95% t-CI)")
         ax.set_ylim(0, 1.02)
         ax.legend(fontsize=7)
         ax = axes[1]
@@ -213,8 +217,7 @@ def _plot(spec, rows, eff):
                 ax.plot([e["params"] for e in pts], [e["mean_acc"] for e in pts], "o-", label=m)
         ax.set_xscale("log")
         ax.set_xlabel(f"parameters (MQAR D={eff['D']})")
-        ax.set_ylabel(("accuracy beyond the window" if spec["judge_gap"] is not None else "best accuracy")
-                      + " (mean)")
+        ax.set_ylabel(f"{judged_label(spec)} (mean)")
         ax.set_ylim(0, 1.02)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7)
