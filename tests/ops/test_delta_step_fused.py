@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from prismlm.ops.delta_rule import delta_rule_step
-from prismlm.ops.delta_step_fused import can_fuse, decode_features, delta_step_
+from prismlm.ops.delta_step_fused import can_fuse, decode_features, delta_step_, pair_index
 from prismlm.ops.feature_maps import FEATURE_MAPS, apply_feature_map, make_feature_buffers
 
 
@@ -58,8 +58,28 @@ def test_guard_refuses_autograd_mixed_dtypes_and_half_states():
         assert can_fuse(phi, v, beta, alpha, state)
 
 
+@pytest.mark.parametrize("gather", [False, True])
 @pytest.mark.parametrize("kind", FEATURE_MAPS)
-def test_decode_features_equal_the_training_feature_map(kind):
+def test_decode_features_equal_the_training_feature_map(kind, gather):
     buffers = make_feature_buffers(kind, 16, 40)
+    pairs = pair_index(buffers) if gather and "idx_i" in buffers else None
     x = torch.nn.functional.normalize(torch.randn(3, 4, 2, 16), dim=-1)
-    torch.testing.assert_close(decode_features(kind, x, buffers), apply_feature_map(kind, x, buffers))
+    torch.testing.assert_close(decode_features(kind, x, buffers, pairs), apply_feature_map(kind, x, buffers))
+
+
+def test_the_pair_gather_is_exactly_the_selector_matmul():
+    buffers = make_feature_buffers("quad2", 16, 40)
+    x = torch.randn(5, 16)
+    gathered = x.index_select(1, pair_index(buffers))
+    assert torch.equal(gathered, x @ buffers["select"])
+
+
+@pytest.mark.parametrize("erase_kind", ["beta", "decoupled"])
+def test_gate_scale_scales_both_strengths(erase_kind):
+    phi, v, beta, alpha, state = _inputs(True)
+    erase = _erase(ERASES[erase_kind], beta)
+    scaled = None if erase is None else 0.7 * erase
+    o_ref, s_ref = delta_rule_step(phi[:, :, 0], phi[:, :, 1], v, 0.7 * beta, alpha, state.clone(), scaled)
+    o = delta_step_(phi, v, beta, alpha, state, erase, gate_scale=0.7)
+    torch.testing.assert_close(o, o_ref, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(state, s_ref, rtol=1e-12, atol=1e-12)

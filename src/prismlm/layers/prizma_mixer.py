@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..ops.delta_rule import delta_rule, delta_rule_step
-from ..ops.delta_step_fused import can_fuse, decode_features, delta_step_
+from ..ops.delta_step_fused import can_fuse, decode_features, delta_step_, pair_index
 from ..ops.feature_maps import apply_feature_map, feature_dim, l2_normalize, make_feature_buffers
 from ..ops.window_attention import sliding_window_attention
 from .decode_weights import decode_weights
@@ -112,22 +112,21 @@ class PrizmaMixer(nn.Module):
     def _features(self, x: torch.Tensor) -> torch.Tensor:
         return apply_feature_map(self.feat_map, x, self._buffers)
 
-    def _activate(self, beta_logits, alpha_logits, erase_logits):
-        """Gate logits [..., H] -> (β, α or None, β^e or None); None for β^e means β^e = β."""
-        beta = self.beta_cap * torch.sigmoid(beta_logits)
-        alpha = None if alpha_logits is None else 0.5 + 0.5 * torch.sigmoid(alpha_logits)
+    def _activate(self, sig_beta, sig_alpha, sig_erase):
+        """σ of the gate logits [..., H] (σ_α, σ_e None when off) -> (β / β_cap, α or None,
+        β^e / β_cap or None), None for β^e meaning β^e = β. The strengths come before the cap,
+        which the caller applies: `_gates` multiplies, the decode step folds it into the write."""
+        alpha = None if sig_alpha is None else 0.5 + 0.5 * sig_alpha
         if self.write_mode == "additive":
-            return beta, alpha, torch.zeros_like(beta)
-        erase = None if erase_logits is None else self.beta_cap * torch.sigmoid(erase_logits)
-        return beta, alpha, erase
+            return sig_beta, alpha, torch.zeros_like(sig_beta)
+        return sig_beta, alpha, sig_erase
 
     def _gates(self, x: torch.Tensor):
         """x: [B, T, d] -> (β, α, β^e), each [B, H, T] or None."""
-        gates = self._activate(
-            self.beta_proj(x),
-            self.alpha_proj(x) if self.alpha_proj is not None else None,
-            self.erase_proj(x) if self.erase_proj is not None else None,
-        )
+        sig = [None if proj is None else torch.sigmoid(proj(x))
+               for proj in (self.beta_proj, self.alpha_proj, self.erase_proj)]
+        beta, alpha, erase = self._activate(*sig)
+        gates = (self.beta_cap * beta, alpha, None if erase is None else self.beta_cap * erase)
         return [None if g is None else g.transpose(1, 2) for g in gates]
 
     def forward(self, xn: torch.Tensor, return_state: bool = False):
@@ -188,19 +187,29 @@ class PrizmaMixer(nn.Module):
         """W_g joins the fused input matmul only when it reads the same input (no conv)."""
         return self.gate_proj is not None and self.conv is None
 
-    def _decode_layout(self) -> dict[str, torch.Tensor]:
-        """W_qkv, W_β (and W_α, W_e, W_g when they read x) fused into one pre-transposed matrix
-        with one bias vector; columns in that order. An out gate behind a conv reads x̂, not x,
-        so it keeps its own pre-transposed matrix (w_gate, b_gate). The conv's taps ride along
-        (one cache entry per mixer)."""
+    def _decode_gates(self) -> list[nn.Linear]:
+        """The gate projections that read x, in their column order of the decode matmul."""
         gates = [g for g in (self.beta_proj, self.alpha_proj, self.erase_proj) if g is not None]
-        if self._fused_out_gate():
-            gates.append(self.gate_proj)
-        weight = torch.cat([self.qkv.weight] + [g.weight for g in gates])
-        bias = torch.cat([self.qkv.weight.new_zeros(3 * self.d_model)] + [g.bias for g in gates])
+        return gates + [self.gate_proj] if self._fused_out_gate() else gates
+
+    def _decode_layout(self) -> dict[str, torch.Tensor]:
+        """W_qkv and the gates that read x, fused into one pre-transposed matrix with one bias
+        vector. Columns: [q_0 k_0 q_1 k_1 … | v_0 v_1 … | β (α) (β^e) (g)] — q and k of every
+        head side by side so they normalise (and gather their monomials) together, v whole,
+        then every gate logit (all of them go through one sigmoid). An out gate behind a conv
+        reads x̂, not x, so it keeps its own pre-transposed matrix (w_gate, b_gate). The conv's
+        taps and quad2's pair index ride along (one cache entry per mixer)."""
+        H, dh, d = self.n_heads, self.head_dim, self.d_model
+        heads = self.qkv.weight.view(H, 3, dh, d)  # the training layout: per head [q; k; v]
+        gates = self._decode_gates()
+        weight = torch.cat([heads[:, :2].reshape(2 * d, d), heads[:, 2].reshape(d, d)]
+                           + [g.weight for g in gates])
+        bias = torch.cat([weight.new_zeros(3 * d)] + [g.bias for g in gates])
         layout = {"w_in": weight.t().contiguous(), "b_in": bias, "w_out": self.out.weight.t().contiguous()}
         if self.conv is not None:
             layout["conv_taps"] = self.conv.decode_taps()
+        if self.feat_map in ("quad2", "quad2_lowrank"):
+            layout["pairs"] = pair_index(self._buffers)
         if self.gate_proj is not None and not self._fused_out_gate():
             layout["w_gate"], layout["b_gate"] = self.gate_proj.weight.t().contiguous(), self.gate_proj.bias
         return layout
@@ -220,27 +229,29 @@ class PrizmaMixer(nn.Module):
             x = F.silu(x)
         else:
             x = xn_t
-        z = torch.addmm(w["b_in"], x, w["w_in"])  # [B, 3d + H (+ H + H + d)]: q, k, v, gate logits
-        qkv = z[:, : 3 * d].view(B, H, 3, dh)
-        qk = l2_normalize(qkv[:, :, :2])  # [B, H, 2, d_h]: q and k normalised together
-        v = qkv[:, :, 2]
-        end = 3 * d + H
-        logits = [z[:, 3 * d : end]]
+        z = torch.addmm(w["b_in"], x, w["w_in"])  # [B, 3d + gates]
+        qk, v, gates = z.split((2 * d, d, z.shape[1] - 3 * d), dim=1)
+        rows = l2_normalize(qk.reshape(-1, dh))  # [B·H·2, d_h]: every q and k normalised together
+        qk, v = rows.view(B, H, 2, dh), v.view(B, H, dh)
+        gates = torch.sigmoid(gates)  # σ of every gate logit in one op; columns as in the layout
+        sig, end = [gates if gates.shape[1] == H else gates[:, :H]], H
         for proj in (self.alpha_proj, self.erase_proj):
-            logits.append(None if proj is None else z[:, end : end + H])
+            sig.append(None if proj is None else gates[:, end : end + H])
             end += 0 if proj is None else H
-        beta, alpha, erase = self._activate(*logits)
-        phi = decode_features(self.feat_map, qk, self._buffers)  # [B, H, 2, d_φ]
+        beta, alpha, erase = self._activate(*sig)  # before the cap: the write applies it
+        phi = decode_features(self.feat_map, rows, self._buffers, w.get("pairs")).view(B, H, 2, -1)
         if can_fuse(phi, v, beta, alpha, state.S, erase):  # S updated in place, no new tensor
-            o = delta_step_(phi, v, beta, alpha, state.S, erase)
+            o = delta_step_(phi, v, beta, alpha, state.S, erase, gate_scale=self.beta_cap)
         else:
-            o, state.S = delta_rule_step(phi[:, :, 0], phi[:, :, 1], v, beta, alpha, state.S, erase)
+            cap = self.beta_cap
+            o, state.S = delta_rule_step(phi[:, :, 0], phi[:, :, 1], v, cap * beta, alpha, state.S,
+                                         None if erase is None else cap * erase)
         if self.state_norm is not None:
             o = self.state_norm(o)
         if self.use_window:
             slot = state.position % self.window  # slices, not an index: no recompile per slot
             state.window_k[:, :, slot : slot + 1] = qk[:, :, 1:]
-            state.window_v[:, :, slot : slot + 1] = qkv[:, :, 2:]
+            state.window_v[:, :, slot : slot + 1] = v[:, :, None]
             mask = None  # once every slot holds a real position, no mask is needed
             if state.position < self.window:
                 state.window_valid[slot : slot + 1] = True
@@ -251,6 +262,6 @@ class PrizmaMixer(nn.Module):
         state.position += 1
         o = o.reshape(B, d)
         if self.gate_proj is not None:
-            gate = z[:, end:] if self._fused_out_gate() else torch.addmm(w["b_gate"], xn_t, w["w_gate"])
-            o = o * torch.sigmoid(gate)
+            o = o * (gates[:, end:] if self._fused_out_gate()
+                     else torch.sigmoid(torch.addmm(w["b_gate"], xn_t, w["w_gate"])))
         return o @ w["w_out"] if residual is None else torch.addmm(residual, o, w["w_out"])
