@@ -96,11 +96,11 @@ def test_weights_are_built_once_per_session_and_dropped_after():
 
 @pytest.mark.parametrize("name", MODELS)
 def test_parameter_key_walks_the_same_parameters_as_module_parameters(name):
-    from prismlm.layers.decode_weights import _version, parameter_key
+    from prismlm.layers.decode_weights import parameter_key
 
     model = MODELS[name]()
     for module in model.modules():
-        expected = tuple((p.data_ptr(), _version(p)) for p in module.parameters())
+        expected = tuple((p.data_ptr(), p._version) for p in module.parameters())
         assert parameter_key(module) == expected
 
 
