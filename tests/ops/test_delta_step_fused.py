@@ -53,6 +53,7 @@ def test_guard_refuses_autograd_mixed_dtypes_and_half_states():
     assert not can_fuse(phi.double(), v, beta, alpha, state)
     assert not can_fuse(phi, v, beta, alpha, state.half())
     assert not can_fuse(phi, v, beta, alpha, state, beta.double())
+    assert not can_fuse(phi, v, beta, alpha, state.transpose(0, 1))  # a view of S must alias it
     assert not can_fuse(phi.requires_grad_(), v, beta, alpha, state)
     with torch.no_grad():
         assert can_fuse(phi, v, beta, alpha, state)
