@@ -25,7 +25,7 @@ Switches for the spec's ablations and the v2 levers, all off by default: `feat_m
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -53,12 +53,26 @@ class MixerState:
     window_v: torch.Tensor | None
     window_valid: torch.Tensor | None
     position: int = 0
+    _views: tuple | None = field(default=None, init=False, repr=False, compare=False)
 
     def apply(self, fn: Callable[[torch.Tensor], torch.Tensor]) -> None:
         """Replace every tensor held by `fn(tensor)` (e.g. a device move)."""
         for name in ("S", "conv_ring", "window_k", "window_v", "window_valid"):
             if getattr(self, name) is not None:
                 setattr(self, name, fn(getattr(self, name)))
+
+    def step_views(self) -> tuple:
+        """(Sᵀ as [B·H, d_φ, d_h], per-slot views window_k[:, :, s:s+1], same for window_v):
+        views of this state's own tensors that the decode step would otherwise remake every
+        token (a view op costs ~5–10 µs here). Made once; remade when a tensor is replaced."""
+        held = (self.S, self.window_k, self.window_v)
+        if self._views is None or any(a is not b for a, b in zip(self._views[0], held, strict=True)):
+            B, H, V, K = self.S.shape
+            slots = ((), ()) if self.window_k is None else tuple(
+                [ring[:, :, s : s + 1] for s in range(ring.shape[2])]
+                for ring in (self.window_k, self.window_v))
+            self._views = (held, self.S.view(B * H, V, K).transpose(1, 2), *slots)
+        return self._views[1:]
 
 
 class PrizmaMixer(nn.Module):
@@ -240,8 +254,12 @@ class PrizmaMixer(nn.Module):
             end += 0 if proj is None else H
         beta, alpha, erase = self._activate(*sig)  # before the cap: the write applies it
         phi = decode_features(self.feat_map, rows, self._buffers, w.get("pairs")).view(B, H, 2, -1)
+        k_slots = None  # the cached views are an eager-only saving (the compiler fuses views)
         if can_fuse(phi, v, beta, alpha, state.S, erase):  # S updated in place, no new tensor
-            o = delta_step_(phi, v, beta, alpha, state.S, erase, gate_scale=self.beta_cap)
+            state_t = None
+            if not torch.compiler.is_compiling():
+                state_t, k_slots, v_slots = state.step_views()
+            o = delta_step_(phi, v, beta, alpha, state.S, erase, self.beta_cap, state_t)
         else:
             cap = self.beta_cap
             o, state.S = delta_rule_step(phi[:, :, 0], phi[:, :, 1], v, cap * beta, alpha, state.S,
@@ -250,8 +268,12 @@ class PrizmaMixer(nn.Module):
             o = self.state_norm(o)
         if self.use_window:
             slot = state.position % self.window  # slices, not an index: no recompile per slot
-            state.window_k[:, :, slot : slot + 1] = qk[:, :, 1:]
-            state.window_v[:, :, slot : slot + 1] = v[:, :, None]
+            if k_slots is not None:  # no autograd, eager: write through the cached slot views
+                k_slots[slot].copy_(qk[:, :, 1:])
+                v_slots[slot].copy_(v[:, :, None])
+            else:
+                state.window_k[:, :, slot : slot + 1] = qk[:, :, 1:]
+                state.window_v[:, :, slot : slot + 1] = v[:, :, None]
             mask = None  # once every slot holds a real position, no mask is needed
             if state.position < self.window:
                 state.window_valid[slot : slot + 1] = True

@@ -57,6 +57,7 @@ def delta_step_(
     state: torch.Tensor,
     erase: torch.Tensor | None = None,
     gate_scale: float = 1.0,
+    state_t: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """One decode step, updating `state` in place.
 
@@ -66,11 +67,15 @@ def delta_step_(
     β_cap rides on the write's scalar instead of costing a multiply). Returns
     o_t = S_{t-1} φ(q_t): [B, H, V]. Equal to
     `delta_rule_step(phi[:, :, 0], phi[:, :, 1], v, c·beta, alpha, state, c·erase)`.
+    state_t: optionally `state` viewed as [B·H, K, V] (the transpose of its [B·H, V, K] view); a
+    caller that keeps it across steps saves the two view ops that make it.
     """
     B, H, V, K = state.shape
     # [φ(q); φ(k)] Sᵀ for every (row, head) in one bmm over 3-D views: S q and S k together
     # (torch.matmul on the 4-D tensors adds its own reshapes, ~10 µs per call here).
-    reads = torch.bmm(phi.reshape(B * H, 2, K), state.view(B * H, V, K).transpose(1, 2))
+    if state_t is None:
+        state_t = state.view(B * H, V, K).transpose(1, 2)
+    reads = torch.bmm(phi.reshape(B * H, 2, K), state_t)
     o, s_k = reads.view(B, H, 2, V).unbind(2)
     k = phi[:, :, 1:]  # [B, H, 1, K]: the row the write's outer product needs, no unsqueeze
     a = None if alpha is None else alpha.clamp_min(_MIN_DECAY)[..., None]  # [B, H, 1]
