@@ -27,6 +27,8 @@ def test_mixer_benchmark_writes_json_markdown_and_plot_with_ratios(tmp_path):
     for row in saved["decode"]:
         assert row["threads"] == torch.get_num_threads() and "compiled_ratio" not in row
         assert abs(row["ratio"] - row["prizma_ms_per_token"] / row["transformer_ms_per_token"]) < 1e-12
+        assert abs(row["ops_ratio"] - row["prizma_ops_ms_per_token"]
+                   / row["transformer_ops_ms_per_token"]) < 1e-12
     b1, b2 = saved["decode"][0], saved["decode"][2]
     assert b2["prizma_state_floats"] == 2 * b1["prizma_state_floats"]  # the state holds B rows
     assert any(v["claim"].startswith("Prizma decode state constant") for v in result["verdicts"])
@@ -74,15 +76,17 @@ def test_parts_run_alone(tmp_path):
 
 
 def test_decode_verdicts_pass_or_fail_against_the_batch_1_targets():
-    def row(n, batch, ratio, compiled_ratio):
-        return {"context": n, "batch": batch, "ratio": ratio, "compiled_ratio": compiled_ratio,
-                "prizma_state_floats": 100}
+    def row(n, batch, ratio, ops_ratio, compiled_ratio):
+        return {"context": n, "batch": batch, "ratio": ratio, "ops_ratio": ops_ratio,
+                "compiled_ratio": compiled_ratio, "prizma_state_floats": 100}
 
     (n_short, short), (n_long, long) = sorted(DECODE_TARGETS.items())
-    rows = [row(n_short, 1, short * 0.99, short * 1.01), row(n_long, 1, long * 1.01, long * 0.99),
-            row(n_short, 8, 9.0, 9.0)]  # batch 8 is reported, not judged
+    rows = [row(n_short, 1, short * 0.99, short * 1.2, short * 1.01),
+            row(n_long, 1, long * 1.01, long * 0.5, long * 0.99),
+            row(n_short, 8, 9.0, 9.0, 9.0)]  # batch 8 is reported, not judged
     verdicts = {v["claim"]: v["pass"] for v in decode_verdicts(rows)}
     judged = [c for c in verdicts if "Transformer KV decode" in c]
-    assert len(judged) == 4 and all("B=1" in c for c in judged)
-    assert [verdicts[c] for c in judged] == [True, False, False, True]  # eager, compiled per n
+    assert len(judged) == 6 and all("B=1" in c for c in judged)
+    # per n: eager with the kernels, eager as torch ops, compiled
+    assert [verdicts[c] for c in judged] == [True, False, False, False, True, True]
     assert verdicts["Prizma decode state constant in n (B=1)"]

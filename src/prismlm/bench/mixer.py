@@ -7,7 +7,8 @@ Three measurements, each reported as a ratio against its baseline measured in th
            at batch `train_batch`, per T, with each step's analytic FLOPs (`train_flops`) and
            the achieved GFLOP/s.
 3. decode: per-token `step` latency after a parallel prefill of n tokens, per n and batch,
-           eager and compiled (never mixed in a ratio), and the floats each model carries
+           eager (with and without the fused CPU kernels) and compiled (never mixed in a
+           ratio), and the floats each model carries
            (Prizma: constant state; Transformer: its KV cache) — bench/mixer_decode.py.
 
 `parts` picks the measurements and `lengths` / `contexts` their sizes, so the heavy rows
@@ -208,10 +209,11 @@ def _figure(op_rows, train_rows, decode_rows):
     ax = axes[2]
     for B in sorted({r["batch"] for r in decode_rows}):
         rows = [r for r in decode_rows if r["batch"] == B]
-        for key, style in (("ratio", "o-"), ("compiled_ratio", "s--")):
+        for key, style, label in (("ratio", "o-", "eager"), ("ops_ratio", "^:", "eager, ops only"),
+                                  ("compiled_ratio", "s--", "compiled")):
             if key in rows[0]:
                 ax.plot([r["context"] for r in rows], [r[key] for r in rows], style,
-                        label=f"B={B} {'compiled' if key != 'ratio' else 'eager'}")
+                        label=f"B={B} {label}")
     ax.axhline(1.0, color="grey", lw=0.8)
     ax.set(title="decode ms/token, Prizma ÷ Transformer", xlabel="context n", ylabel="ratio")
     for ax, rows, logy in zip(axes, (op_rows, train_rows, decode_rows), (True, True, False),
@@ -296,7 +298,8 @@ def run_mixer_benchmark(
         f"## Training step (batch {cfg.train_batch}; GFLOP analytic, `train_flops`)\n",
         markdown_table(train_rows),
         f"## Decode per token ({cfg.decode_tokens} tokens after a prefill of n; "
-        f"ratio: eager/eager, compiled_ratio: compiled/compiled)\n",
+        f"ratio: eager/eager with the fused CPU kernels, ops_ratio: eager/eager as torch ops only, "
+        f"compiled_ratio: compiled/compiled)\n",
         markdown_table(decode_rows),
     ])
     write_record(out_dir, "mixer", result, md, _figure(op_rows, train_rows, decode_rows))

@@ -3,11 +3,14 @@
 For every context n and batch B, each model prefills one random prompt of n tokens (batch 1, in
 parallel), its state is repeated to B rows (decode cost does not depend on the rows' content;
 prefilling B copies would only cost memory), and `decode_tokens` greedy steps are timed from a
-fresh copy of that state per repeat, the models taking turns (one run each per round). Two
+fresh copy of that state per repeat, the models taking turns (one run each per round). Three
 programs are timed, never mixed in one ratio:
 
-    eager     `model.step` inside `reuse_decode_weights()` (the generation loop's setting)
-    compiled  `model.compile_step()` (the whole step as one torch.compile graph), if enabled
+    eager      `model.step` inside `reuse_decode_weights()` (the generation loop's setting),
+               with the fused CPU kernels (ops.cpu_kernels) both models use by default:
+               Prizma's mixer step, the Transformer's rotary + KV-cache write
+    eager_ops  the same with `cpu_kernels(False)`: every step as plain torch ops
+    compiled   `model.compile_step()` (the whole step as one torch.compile graph), if enabled
 
 ratio = Prizma ms/token ÷ Transformer ms/token within the same program. The Transformer runs its
 best decode path: a preallocated KV cache, one fused qkv matmul, rotary from a table and SDPA
@@ -22,6 +25,7 @@ import statistics
 import torch
 
 from ..layers.decode_weights import reuse_decode_weights
+from ..ops.cpu_kernels import cpu_kernels
 from .timing import time_call
 
 # Prizma decode / Transformer KV decode at batch 1 (issue 19): at most these ratios at these n.
@@ -41,14 +45,14 @@ def _repeat_batch(state, batch: int):
     return state
 
 
-def _decode_run(step, start, tokens: int):
+def _decode_run(step, start, tokens: int, kernels: bool = True):
     """A timed callable for `time_call`: `tokens` greedy steps from a fresh copy of `start`
     (made by `setup`, outside the timed region); the final state is kept in `run.final`."""
 
     def run(begin):
         logits, state = begin
         token = logits.argmax(-1)
-        with reuse_decode_weights():
+        with reuse_decode_weights(), cpu_kernels(kernels):
             for _ in range(tokens):
                 logits, state = step(token, state)
                 token = logits.argmax(-1)
@@ -58,14 +62,16 @@ def _decode_run(step, start, tokens: int):
 
 
 def _time_interleaved(programs: dict[str, tuple], tokens: int, repeats: int) -> dict[str, tuple]:
-    """name -> (median seconds per token, final state) for every (step, start) in `programs`.
+    """name -> (median seconds per token, final state) for every (step, start, kernels) in
+    `programs` (kernels: whether the fused CPU kernels are on).
 
     One untimed warm-up round, then `repeats` rounds that time each program once, in turn: on a
     shared CPU a slow spell then lands on every model of a round instead of on one model's runs,
     so the ratio of medians is steadier than timing each model's runs back to back.
     """
-    runs = {name: _decode_run(step, start, tokens) for name, (step, start) in programs.items()}
-    setups = {name: (lambda s=start: copy.deepcopy(s)) for name, (_, start) in programs.items()}
+    runs = {name: _decode_run(step, start, tokens, kernels)
+            for name, (step, start, kernels) in programs.items()}
+    setups = {name: (lambda s=start: copy.deepcopy(s)) for name, (_, start, _) in programs.items()}
     seconds: dict[str, list[float]] = {name: [] for name in programs}
     for round_ in range(repeats + 1):
         for name, run in runs.items():
@@ -87,16 +93,20 @@ def bench_decode(models: dict, compiled: dict, n: int, batch: int, tokens: int, 
         model.eval()
         logits, state = model.prefill(prompt)
         starts[name] = (logits.repeat(batch, 1), _repeat_batch(state, batch))
-    eager = _time_interleaved({name: (m.step, starts[name]) for name, m in models.items()}, tokens, repeats)
-    for name, (seconds, final) in eager.items():
-        row[f"{name}_ms_per_token"] = 1e3 * seconds
-        row[f"{name}_state_floats"] = final.num_floats()
+    programs = {f"{name}{suffix}": (m.step, starts[name], kernels)
+                for name, m in models.items() for suffix, kernels in (("", True), ("_ops", False))}
+    eager = _time_interleaved(programs, tokens, repeats)
+    for name in models:
+        row[f"{name}_ms_per_token"] = 1e3 * eager[name][0]
+        row[f"{name}_ops_ms_per_token"] = 1e3 * eager[f"{name}_ops"][0]
+        row[f"{name}_state_floats"] = eager[name][1].num_floats()
     if compiled:
-        timed = _time_interleaved({name: (step, starts[name]) for name, step in compiled.items()},
+        timed = _time_interleaved({name: (step, starts[name], True) for name, step in compiled.items()},
                                   tokens, repeats)
         for name, (seconds, _) in timed.items():
             row[f"{name}_compiled_ms_per_token"] = 1e3 * seconds
     row["ratio"] = row["prizma_ms_per_token"] / row["transformer_ms_per_token"]
+    row["ops_ratio"] = row["prizma_ops_ms_per_token"] / row["transformer_ops_ms_per_token"]
     if compiled:
         row["compiled_ratio"] = (
             row["prizma_compiled_ms_per_token"] / row["transformer_compiled_ms_per_token"]
@@ -112,7 +122,8 @@ def decode_verdicts(decode_rows: list[dict]) -> list[dict]:
                     if r["context"] == n and r["batch"] == DECODE_TARGET_BATCH), None)
         if row is None:
             continue
-        for program, key in (("eager", "ratio"), ("compiled", "compiled_ratio")):
+        for program, key in (("eager, fused CPU kernels", "ratio"), ("eager, torch ops only", "ops_ratio"),
+                             ("compiled", "compiled_ratio")):
             if key in row:
                 out.append({
                     "claim": f"Prizma decode ≤ {target:g}× Transformer KV decode at n={n}, "

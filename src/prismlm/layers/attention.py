@@ -8,6 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..ops.attention_step_cpu import rope_append_step
+from ..ops.cpu_kernels import kernels_enabled
 from .decode_weights import decode_weights
 from .rotary import Rotary
 
@@ -20,9 +22,9 @@ class KVCache:
         self.v = torch.empty_like(self.k)
         self.length = 0
 
-    def append(self, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Add k, v: [B, H, t, D]; return views of all cached keys and values."""
-        n, t = self.length, k.shape[2]
+    def reserve(self, t: int) -> None:
+        """Make room for t more positions (doubling the capacity when it runs out)."""
+        n = self.length
         if n + t > self.k.shape[2]:
             capacity = max(2 * self.k.shape[2], n + t)
             grown_k = self.k.new_empty(*self.k.shape[:2], capacity, self.k.shape[3])
@@ -30,6 +32,11 @@ class KVCache:
             grown_k[:, :, :n] = self.k[:, :, :n]
             grown_v[:, :, :n] = self.v[:, :, :n]
             self.k, self.v = grown_k, grown_v
+
+    def append(self, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Add k, v: [B, H, t, D]; return views of all cached keys and values."""
+        n, t = self.length, k.shape[2]
+        self.reserve(t)
         self.k[:, :, n : n + t] = k
         self.v[:, :, n : n + t] = v
         self.length = n + t
@@ -82,9 +89,41 @@ class CausalSelfAttention(nn.Module):
         w = decode_weights(self, lambda: {
             "qkv": self.qkv.weight.t().contiguous(), "proj": self.proj.weight.t().contiguous()
         })
-        qkv = (x_t @ w["qkv"]).view(B, 3, self.n_heads, 1, self.head_dim)
-        qk = self.rotary(qkv[:, :2], cache.length)  # q and k rotated in one op
-        keys, values = cache.append(qk[:, 1], qkv[:, 2])
-        y = F.scaled_dot_product_attention(qk[:, 0], keys, values)
+        if self._kernel_ready(x_t, cache):
+            y = self._kernel_attend(x_t @ w["qkv"], cache, w)
+        else:
+            y = self._torch_attend(x_t @ w["qkv"], cache)
         y = y.reshape(B, d)
         return y @ w["proj"] if residual is None else torch.addmm(residual, y, w["proj"])
+
+    def _torch_attend(self, qkv: torch.Tensor, cache: KVCache) -> torch.Tensor:
+        """qkv [B, 3d] -> attention output [B, H, 1, D] (rotary, cache write, SDPA as torch ops)."""
+        B = qkv.shape[0]
+        qkv = qkv.view(B, 3, self.n_heads, 1, self.head_dim)
+        qk = self.rotary(qkv[:, :2], cache.length)  # q and k rotated in one op
+        keys, values = cache.append(qk[:, 1], qkv[:, 2])
+        return F.scaled_dot_product_attention(qk[:, 0], keys, values)
+
+    def _kernel_ready(self, x_t: torch.Tensor, cache: KVCache) -> bool:
+        """Whether the rotary and cache write may run as the fused CPU kernel: fp32 inference
+        on CPU without compiler tracing (the torch form rotates in fp32 whatever the dtype)."""
+        if torch.compiler.is_compiling() or not kernels_enabled() or x_t.device.type != "cpu":
+            return False
+        if x_t.dtype is not torch.float32 or cache.k.dtype is not torch.float32:
+            return False
+        if torch.is_autocast_enabled("cpu") or not (cache.k.is_contiguous() and cache.v.is_contiguous()):
+            return False
+        return not (torch.is_grad_enabled() and (x_t.requires_grad or self.qkv.weight.requires_grad))
+
+    def _kernel_attend(self, qkv: torch.Tensor, cache: KVCache, w: dict) -> torch.Tensor:
+        """`_torch_attend` with the rotary and cache write as one kernel (ops.attention_step_cpu)."""
+        n = cache.length
+        if n >= self.rotary.max_len:
+            raise ValueError(f"position {n} is beyond the rotary table (max_len {self.rotary.max_len})")
+        if "rope" not in w:  # derived data, kept beside the decode weights
+            w["rope"] = self.rotary.table(qkv.device).numpy()
+        cache.reserve(1)
+        q = qkv.new_empty(qkv.shape[0], self.n_heads, 1, self.head_dim)
+        rope_append_step(qkv.numpy(), w["rope"], n, cache.k.numpy(), cache.v.numpy(), q.numpy())
+        cache.length = n + 1
+        return F.scaled_dot_product_attention(q, cache.k[:, :, : n + 1], cache.v[:, :, : n + 1])

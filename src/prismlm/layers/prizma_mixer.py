@@ -17,6 +17,9 @@ Per block (x̂ = RMSNorm(h) is computed by the caller):
 φ adds no trainable parameters (its tensors are buffers). Parameters per mixer:
 3d² (W_qkv) + d² (W_o) + dH + H (W_β) + d·k_c + d (conv), plus dH + H (W_α, gated),
 dH + H (W_e, decoupled_gate), d² + d (W_g, out_gate), d_h (state_norm).
+`step` decodes one token; for inference on CPU it runs as two fused kernels
+(ops.mixer_step_cpu), with the torch form below as their reference and as the path for
+autograd, autocast, GPU and `torch.compile`.
 Switches for the spec's ablations and the v2 levers, all off by default: `feat_map`,
 `use_window`, `gated`, `short_conv` (0 = off), `write_mode`, `decoupled_gate`, `out_gate`,
 `state_norm`.
@@ -27,13 +30,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..ops.cpu_kernels import kernels_enabled
 from ..ops.delta_rule import delta_rule, delta_rule_step
 from ..ops.delta_step_fused import can_fuse, decode_features, delta_step_, pair_index
 from ..ops.feature_maps import apply_feature_map, feature_dim, l2_normalize, make_feature_buffers
+from ..ops.mixer_step_cpu import FEATURE_CODES, conv_silu_step, mixer_core_step
 from ..ops.window_attention import sliding_window_attention
 from .decode_weights import decode_weights
 from .norm import RMSNorm
@@ -236,6 +242,8 @@ class PrizmaMixer(nn.Module):
         B, d = xn_t.shape
         H, dh = self.n_heads, self.head_dim
         w = decode_weights(self, self._decode_layout)
+        if self._kernel_ready(xn_t, state):
+            return self._kernel_step(xn_t, state, residual, w)
         if self.conv is not None:
             x, ring = self.conv.step(xn_t, state.conv_ring, w["conv_taps"])
             # compiled: keep the ring's layout that of init_state (a stride change recompiles)
@@ -286,4 +294,71 @@ class PrizmaMixer(nn.Module):
         if self.gate_proj is not None:
             o = o * (gates[:, end:] if self._fused_out_gate()
                      else torch.sigmoid(torch.addmm(w["b_gate"], xn_t, w["w_gate"])))
+        return o @ w["w_out"] if residual is None else torch.addmm(residual, o, w["w_out"])
+
+    def _kernel_ready(self, xn_t: torch.Tensor, state: MixerState) -> bool:
+        """Whether `step` may run as the fused CPU kernels (ops.mixer_step_cpu): inference on
+        CPU in fp32/fp64, a feature map they compute, and no compiler tracing."""
+        if torch.compiler.is_compiling():  # first: nothing below is traced
+            return False
+        if not kernels_enabled() or self.feat_map not in FEATURE_CODES or xn_t.device.type != "cpu":
+            return False
+        if torch.is_autocast_enabled("cpu"):
+            return False
+        dtype = xn_t.dtype
+        if (dtype is not torch.float32 and dtype is not torch.float64) or state.S.dtype is not dtype:
+            return False
+        if torch.is_grad_enabled() and (xn_t.requires_grad or state.S.requires_grad
+                                        or any(p.requires_grad for p in self.parameters())):
+            return False
+        return state.S.is_contiguous()
+
+    def _kernel_arrays(self, w: dict, dtype: torch.dtype) -> tuple:
+        """The kernels' constant inputs as numpy arrays, kept in the decode layout `w` (which
+        is rebuilt, and these with it, whenever a parameter changes)."""
+        cached = w.get("kernel")
+        if cached is None or cached[0] is not dtype:
+            def arr(t):
+                return t.detach().to(dtype).contiguous().numpy()
+            np_dtype = arr(torch.zeros(1)).dtype
+            code = FEATURE_CODES[self.feat_map]
+            pairs = w["pairs"].numpy() if "pairs" in w else np.zeros(0, np.int64)
+            lift = arr(self._buffers["lift"]) if code == 1 else np.zeros((1, 1), np_dtype)
+            gain, eps = ((arr(self.state_norm.weight), self.state_norm.eps) if self.state_norm
+                         is not None else (np.zeros(1, np_dtype), 0.0))
+            conv = ((arr(w["conv_taps"]), arr(self.conv.conv.bias)) if self.conv is not None else None)
+            H, d = self.n_heads, self.d_model
+            alpha_col = 3 * d + H if self.alpha_proj is not None else -1
+            erase_col = 3 * d + H * (1 + (self.alpha_proj is not None)) if self.erase_proj is not None else -1
+            empty_ring = np.zeros((1, 1, 1, 1), np_dtype)
+            cached = (dtype, conv, (code, pairs, lift, float(self.beta_cap), alpha_col, erase_col,
+                                    self.write_mode == "additive", gain, float(eps)), empty_ring)
+            w["kernel"] = cached
+        return cached[1:]
+
+    def _kernel_step(self, xn_t, state: MixerState, residual, w: dict) -> torch.Tensor:
+        """`step` as the fused CPU kernels (module ops.mixer_step_cpu): the same maths."""
+        B, d = xn_t.shape
+        conv, core, empty_ring = self._kernel_arrays(w, xn_t.dtype)
+        x = xn_t
+        if conv is not None:
+            if not state.conv_ring.is_contiguous():  # a ring the torch form left as a view
+                state.conv_ring = state.conv_ring.contiguous()
+            x = torch.empty_like(xn_t)
+            conv_silu_step(xn_t.detach().contiguous().numpy(), state.conv_ring.numpy(), *conv, x.numpy())
+        z = torch.addmm(w["b_in"], x, w["w_in"])
+        o = torch.empty(B, d, dtype=xn_t.dtype)
+        if self.use_window:
+            slot, n_valid = state.position % self.window, min(state.position + 1, self.window)
+            rings = (state.window_k.numpy(), state.window_v.numpy())
+            if state.position < self.window:
+                state.window_valid[slot] = True
+        else:
+            slot, n_valid, rings = -1, 0, (empty_ring, empty_ring)
+        mixer_core_step(z.numpy(), state.S.numpy(), *rings, o.numpy(), *core, slot, n_valid)
+        state.position += 1
+        if self.gate_proj is not None:
+            gate = (z[:, 3 * d + self.n_heads * len(self._decode_gates()[:-1]):]
+                    if self._fused_out_gate() else torch.addmm(w["b_gate"], xn_t, w["w_gate"]))
+            o = o * torch.sigmoid(gate)
         return o @ w["w_out"] if residual is None else torch.addmm(residual, o, w["w_out"])

@@ -8,6 +8,7 @@
     tape scan         M = tape_scan(a, b, m0)                                    M_t = A_t ⊙ M_{t-1} + B_t
     tape writes       M, mean = tape_from_writes(writes, m0)                     rank-1 writes, no full maps
     decode step       o = delta_step_(phi, v, beta, alpha, S, erase)             the delta step, S in place
+    CPU kernels       mixer_step_cpu / attention_step_cpu (numba)                fused decode steps, eager CPU
     holographic scan  y, H = holo_scan(keys, values, queries)                    H_t = Σ_{s≤t} k_s ⊙ v_s
     VSA algebra       map_bind / hrr_bind / superpose / cleanup                  MAP and HRR binding
 
