@@ -39,5 +39,11 @@ def kernels_enabled() -> bool:
 
 
 def jit(fn: Callable) -> Callable:
-    """numba's nopython JIT, cached on disk, releasing the GIL (the plain function without numba)."""
-    return njit(cache=True, nogil=True)(fn) if AVAILABLE else fn
+    """numba's nopython JIT, cached on disk, releasing the GIL (the plain function without numba).
+
+    fastmath allows reassociation and fused multiply-adds only — what lets LLVM vectorise the
+    dot products (~1.3× at batch 8) — not the no-NaN/no-inf assumptions. numba's disk cache is
+    keyed on the kernel's own file, not on these options: after changing them, delete the
+    `*.nbi` / `*.nbc` files in ops/__pycache__.
+    """
+    return njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})(fn) if AVAILABLE else fn
