@@ -47,3 +47,15 @@ def test_kernel_step_refuses_positions_beyond_the_rotary_table():
         layer.step(torch.randn(1, 16), cache)
         with pytest.raises(ValueError, match="beyond the rotary table"):
             layer.step(torch.randn(1, 16), cache)
+
+
+def test_a_cache_filled_under_autograd_decodes_through_the_torch_form(monkeypatch):
+    layer = CausalSelfAttention(16, 2, max_len=16)
+    cache = KVCache(1, 2, 8, "cpu", torch.float32)
+    layer(torch.randn(1, 3, 16), cache)  # grad enabled: the cache now sits in a graph
+    assert cache.k.requires_grad
+    calls = []
+    monkeypatch.setattr(attention_module, "rope_append_step", lambda *a: calls.append(1))
+    with torch.no_grad():
+        out = layer.step(torch.randn(1, 16), cache)
+    assert not calls and out.shape == (1, 16) and cache.length == 4

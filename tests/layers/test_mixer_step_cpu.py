@@ -87,14 +87,16 @@ def test_kernel_step_continues_a_prefilled_state_exactly_as_forward():
     torch.testing.assert_close(torch.stack(steps, 1), full[:, 5:], **TOL[torch.float32])
 
 
-@pytest.mark.parametrize("why", ["grad", "rand_linear", "off"])
+@pytest.mark.parametrize("why", ["grad", "rand_linear", "off", "state_in_a_graph"])
 def test_the_torch_step_runs_where_the_kernels_do_not_apply(why, monkeypatch):
     torch.manual_seed(0)
     mixer = PrizmaMixer(16, 2, feat_map="rand_linear" if why == "rand_linear" else "quad2", feat_n2=12)
     calls = []
     monkeypatch.setattr(mixer_module, "mixer_core_step", lambda *a: calls.append(1))
     state = mixer.init_state(1)
+    if why == "state_in_a_graph":  # e.g. a state a training loop carried across segments
+        state.S = state.S + torch.zeros((), requires_grad=True)
     with cpu_kernels(why != "off"), torch.set_grad_enabled(why == "grad"):
-        out = mixer.step(torch.randn(1, 16), copy.deepcopy(state))
+        out = mixer.step(torch.randn(1, 16), state if why == "state_in_a_graph" else copy.deepcopy(state))
     assert not calls and out.shape == (1, 16)
     assert out.requires_grad == (why == "grad")

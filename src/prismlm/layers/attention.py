@@ -113,6 +113,8 @@ class CausalSelfAttention(nn.Module):
             return False
         if torch.is_autocast_enabled("cpu") or not (cache.k.is_contiguous() and cache.v.is_contiguous()):
             return False
+        if cache.k.requires_grad or cache.v.requires_grad:  # a cache filled under autograd
+            return False
         return not (torch.is_grad_enabled() and (x_t.requires_grad or self.qkv.weight.requires_grad))
 
     def _kernel_attend(self, qkv: torch.Tensor, cache: KVCache, w: dict) -> torch.Tensor:

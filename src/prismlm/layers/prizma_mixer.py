@@ -308,7 +308,10 @@ class PrizmaMixer(nn.Module):
         dtype = xn_t.dtype
         if (dtype is not torch.float32 and dtype is not torch.float64) or state.S.dtype is not dtype:
             return False
-        if torch.is_grad_enabled() and (xn_t.requires_grad or state.S.requires_grad
+        held = [t for t in (state.S, state.conv_ring, state.window_k, state.window_v) if t is not None]
+        if any(t.requires_grad for t in held):  # a state inside a graph: numpy cannot touch it
+            return False
+        if torch.is_grad_enabled() and (xn_t.requires_grad
                                         or any(p.requires_grad for p in self.parameters())):
             return False
         return state.S.is_contiguous()
