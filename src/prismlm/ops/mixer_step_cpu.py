@@ -38,13 +38,14 @@ def conv_silu_step(x, ring, taps, bias, out):  # pragma: no cover - compiled by 
     """x [B, D], ring [B, k−1, D] (shifted in place), taps [k, D], bias [D] -> out [B, D]."""
     B, D = x.shape
     km1 = ring.shape[1]
-    for b in range(B):
+    for b in range(B):  # channel loops innermost: they vectorise
         for c in range(D):
-            acc = bias[c]
-            for i in range(km1):
-                acc += ring[b, i, c] * taps[i, c]
-            acc += x[b, c] * taps[km1, c]
-            out[b, c] = acc / (1.0 + math.exp(-acc))
+            out[b, c] = bias[c] + x[b, c] * taps[km1, c]
+        for i in range(km1):
+            for c in range(D):
+                out[b, c] += ring[b, i, c] * taps[i, c]
+        for c in range(D):
+            out[b, c] = out[b, c] / (1.0 + math.exp(-out[b, c]))
         for i in range(km1 - 1):
             for c in range(D):
                 ring[b, i, c] = ring[b, i + 1, c]
@@ -78,8 +79,8 @@ def _features(x, f, code, pairs, lift, zbuf):  # pragma: no cover - compiled by 
         n2 = pairs.shape[0] // 2
         for p in range(n2):
             f[dh + p] = zbuf[pairs[p]] * zbuf[pairs[n2 + p]]
-    sq = 0.0
-    for i in range(K):
+    sq = f[0] * f[0]  # accumulate in f's dtype (a float literal would promote every term)
+    for i in range(1, K):
         sq += f[i] * f[i]
     inv = 1.0 / (math.sqrt(sq) + 1e-6)
     for i in range(K):
@@ -106,6 +107,7 @@ def mixer_core_step(z, S, wk, wv, out, code, pairs, lift, cap, alpha_col, erase_
     fk = np.empty(K, dt)
     zbuf = np.empty(lift.shape[1] if code == 1 else dh, dt)
     scores = np.empty(max(wk.shape[2], 1), dt)
+    cast = np.zeros(3, dt)  # scalars written here take the arrays' dtype ([0] stays a zero)
     scale = 1.0 / math.sqrt(dh)
     for b in range(B):
         for h in range(H):
@@ -133,15 +135,18 @@ def mixer_core_step(z, S, wk, wv, out, code, pairs, lift, cap, alpha_col, erase_
                 erase = 1.0 / (1.0 + math.exp(-z[b, erase_col + h]))
             v0 = 2 * d + dh * h
             o0 = dh * h
+            cast[1] = alpha
+            a = cast[1]  # α in the state's dtype: the row loops below stay in it (and vectorise)
             for r in range(V):  # one pass over row r of S: both reads, then the write
-                o = 0.0
-                s = 0.0
+                o = cast[0]
+                s = cast[0]
                 for i in range(K):
                     o += S[b, h, r, i] * fq[i]
                     s += S[b, h, r, i] * fk[i]
-                u = cap * (beta * z[b, v0 + r] - erase * alpha * s)
+                cast[2] = cap * (beta * z[b, v0 + r] - erase * alpha * s)
+                u = cast[2]
                 for i in range(K):
-                    S[b, h, r, i] = alpha * S[b, h, r, i] + u * fk[i]
+                    S[b, h, r, i] = a * S[b, h, r, i] + u * fk[i]
                 out[b, o0 + r] = o
             if norm_eps > 0.0:
                 ms = 0.0
@@ -157,7 +162,7 @@ def mixer_core_step(z, S, wk, wv, out, code, pairs, lift, cap, alpha_col, erase_
                 wv[b, h, slot, i] = z[b, v0 + i]
             top = -math.inf
             for j in range(n_valid):
-                acc = 0.0
+                acc = cast[0]
                 for i in range(dh):
                     acc += q[i] * wk[b, h, j, i]
                 scores[j] = acc * scale
@@ -167,7 +172,7 @@ def mixer_core_step(z, S, wk, wv, out, code, pairs, lift, cap, alpha_col, erase_
                 scores[j] = math.exp(scores[j] - top)
                 total += scores[j]
             for i in range(dh):
-                acc = 0.0
+                acc = cast[0]
                 for j in range(n_valid):
                     acc += scores[j] * wv[b, h, j, i]
                 out[b, o0 + i] += acc / total
