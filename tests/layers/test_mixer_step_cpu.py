@@ -76,15 +76,16 @@ def test_kernel_step_equals_the_torch_step(name, inputs, dtype, monkeypatch):
     assert state_kernel.position == state_torch.position == len(rows)
 
 
-def test_kernel_step_continues_a_prefilled_state_exactly_as_forward():
+@pytest.mark.parametrize("prompt", [1, 2, 5])  # the window (3) part-filled, just full, wrapped
+def test_kernel_step_continues_a_prefilled_state_exactly_as_forward(prompt):
     torch.manual_seed(0)
     mixer = PrizmaMixer(16, 2, feat_n2=12, window=3).eval()
     x = torch.randn(2, 11, 16)
     with torch.no_grad():
         full = mixer(x)
-        _, state = mixer(x[:, :5], return_state=True)
-        steps = [mixer.step(x[:, t], state) for t in range(5, 11)]
-    torch.testing.assert_close(torch.stack(steps, 1), full[:, 5:], **TOL[torch.float32])
+        _, state = mixer(x[:, :prompt], return_state=True)
+        steps = [mixer.step(x[:, t], state) for t in range(prompt, 11)]
+    torch.testing.assert_close(torch.stack(steps, 1), full[:, prompt:], **TOL[torch.float32])
 
 
 @pytest.mark.parametrize("why", ["grad", "rand_linear", "off", "state_in_a_graph"])
