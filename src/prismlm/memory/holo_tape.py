@@ -224,6 +224,8 @@ class HoloTape:
                 check_vectors(k[s:e], d, "keys")
             if v.dtype != torch.int8:
                 check_vectors(v[s:e], d, "values")
+            # `pack_bipolar_rows`'s packing, on numpy views of the whole inputs: calling it per
+            # chunk (torch slicing, checks) measured ~20% of bind throughput at d = 8192
             p = np.greater_equal(kn[s:e], 0, out=pm[: e - s])
             q = np.greater_equal(vn[s:e], 0, out=qm[: e - s])
             reg_k[start + s : start + e] = np.packbits(p, axis=-1)

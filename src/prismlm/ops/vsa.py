@@ -44,7 +44,6 @@ __all__ = [
     "pack_bipolar_rows",
     "unpack_bipolar_rows",
     "packed_bipolar_scores",
-    "map_bind_superpose_packed",
 ]
 
 
@@ -280,24 +279,3 @@ def packed_bipolar_scores(x: torch.Tensor, packed: torch.Tensor) -> torch.Tensor
     table = (x.reshape(q, nb, 8) @ _BYTE_SIGNS.to(x.dtype)).reshape(q, nb * 256)
     flat = (packed.long() + torch.arange(0, nb * 256, 256)).reshape(-1)  # [N·d/8] table index
     return torch.index_select(table, 1, flat).reshape(q, n, nb).sum(-1)
-
-
-def map_bind_superpose_packed(packed_keys: torch.Tensor, packed_values: torch.Tensor, d: int) -> torch.Tensor:
-    """`map_bind_superpose` of packed rows (`pack_bipolar_rows`): Σ_i k_i ⊙ v_i -> [d] fp32.
-
-    packed_keys, packed_values: uint8 [N, d/8]. A product k_ij v_ij is −1 exactly where the two
-    sign bits differ, so XOR of the packed bytes packs the products; with c_j the number of
-    rows whose product bit j is set, the sum is N − 2·c_j. Counted in blocks of ≤ 255 rows
-    (a uint8 column sum cannot overflow), exact.
-    """
-    if packed_keys.shape != packed_values.shape or packed_keys.dim() != 2 or packed_keys.shape[1] * 8 != d:
-        raise ValueError(f"packed keys and values must both be uint8 [N, {d // 8}], got "
-                         f"{tuple(packed_keys.shape)}, {tuple(packed_values.shape)}")  # fmt: skip
-    import numpy as np
-
-    n = packed_keys.shape[0]
-    neg = torch.zeros(d, dtype=torch.int32)
-    for s in range(0, n, 255):
-        x = np.bitwise_xor(packed_keys[s : s + 255].numpy(), packed_values[s : s + 255].numpy())
-        neg += torch.sum(torch.from_numpy(np.unpackbits(x, axis=-1)), 0, dtype=torch.uint8)
-    return (n - 2 * neg).to(torch.float32)
