@@ -360,12 +360,15 @@ def leg_separation(
     seeds = sorted(set(seeds) | set(range(CONFIRM_SEEDS)))
     cache = Path(out) / "cache"
     if train:
-        for b in blocks(SEARCHES[scale], seeds):
-            if _skipped(b, seeds, hopeless_rungs(SEARCHES[scale], seeds, cache, device)):
+        spec = SEARCHES[scale]
+        hopeless = hopeless_rungs(spec, seeds, cache, device)  # changes only when a block trains
+        for b in blocks(spec, seeds):
+            if _skipped(b, seeds, hopeless):
                 continue
             if any(r is None for r in _cached(b["cells"], cache, device)):
                 run_sweep(b["cells"], cache, device, progress)
                 collect(scale, seeds, out, device)
+                hopeless = hopeless_rungs(spec, seeds, cache, device)
     record = collect(scale, seeds, out, device)
     print(f"separation ({scale}): {record['headline']['measured']}", flush=True)
     return record
