@@ -212,6 +212,15 @@ class PrizmaMixer(nn.Module):
         gates = [g for g in (self.beta_proj, self.alpha_proj, self.erase_proj) if g is not None]
         return gates + [self.gate_proj] if self._fused_out_gate() else gates
 
+    def _gate_columns(self) -> tuple[int, int, int]:
+        """Where the α logits, the β^e logits and the fused out gate start in the decode matmul's
+        output z (−1 when absent); β's logits are columns 3d .. 3d+H (see `_decode_layout`)."""
+        col, starts = 3 * self.d_model + self.n_heads, []
+        for proj in (self.alpha_proj, self.erase_proj):
+            starts.append(col if proj is not None else -1)
+            col += self.n_heads if proj is not None else 0
+        return starts[0], starts[1], col if self._fused_out_gate() else -1
+
     def _decode_layout(self) -> dict[str, torch.Tensor]:
         """W_qkv and the gates that read x, fused into one pre-transposed matrix with one bias
         vector. Columns: [q_0 k_0 q_1 k_1 … | v_0 v_1 … | β (α) (β^e) (g)] — q and k of every
@@ -256,10 +265,9 @@ class PrizmaMixer(nn.Module):
         rows = l2_normalize(qk.reshape(-1, dh))  # [B·H·2, d_h]: every q and k normalised together
         qk, v = rows.view(B, H, 2, dh), v.view(B, H, dh)
         gates = torch.sigmoid(gates)  # σ of every gate logit in one op; columns as in the layout
-        sig, end = [gates if gates.shape[1] == H else gates[:, :H]], H
-        for proj in (self.alpha_proj, self.erase_proj):
-            sig.append(None if proj is None else gates[:, end : end + H])
-            end += 0 if proj is None else H
+        alpha_col, erase_col, gate_col = (c - 3 * d for c in self._gate_columns())  # into `gates`
+        sig = [gates if gates.shape[1] == H else gates[:, :H]]
+        sig += [None if c < 0 else gates[:, c : c + H] for c in (alpha_col, erase_col)]
         beta, alpha, erase = self._activate(*sig)  # before the cap: the write applies it
         phi = decode_features(self.feat_map, rows, self._buffers, w.get("pairs")).view(B, H, 2, -1)
         k_slots = None  # the cached views are an eager-only saving (the compiler fuses views)
@@ -292,7 +300,7 @@ class PrizmaMixer(nn.Module):
         state.position += 1
         o = o.reshape(B, d)
         if self.gate_proj is not None:
-            o = o * (gates[:, end:] if self._fused_out_gate()
+            o = o * (gates[:, gate_col:] if gate_col >= 0
                      else torch.sigmoid(torch.addmm(w["b_gate"], xn_t, w["w_gate"])))
         return o @ w["w_out"] if residual is None else torch.addmm(residual, o, w["w_out"])
 
@@ -330,9 +338,7 @@ class PrizmaMixer(nn.Module):
             gain, eps = ((arr(self.state_norm.weight), self.state_norm.eps) if self.state_norm
                          is not None else (np.zeros(1, np_dtype), 0.0))
             conv = ((arr(w["conv_taps"]), arr(self.conv.conv.bias)) if self.conv is not None else None)
-            H, d = self.n_heads, self.d_model
-            alpha_col = 3 * d + H if self.alpha_proj is not None else -1
-            erase_col = 3 * d + H * (1 + (self.alpha_proj is not None)) if self.erase_proj is not None else -1
+            alpha_col, erase_col, _ = self._gate_columns()
             empty_ring = np.zeros((1, 1, 1, 1), np_dtype)
             cached = (dtype, conv, (code, pairs, lift, float(self.beta_cap), alpha_col, erase_col,
                                     self.write_mode == "additive", gain, float(eps)), empty_ring)
@@ -361,7 +367,7 @@ class PrizmaMixer(nn.Module):
         mixer_core_step(z.numpy(), state.S.numpy(), *rings, o.numpy(), *core, slot, n_valid)
         state.position += 1
         if self.gate_proj is not None:
-            gate = (z[:, 3 * d + self.n_heads * len(self._decode_gates()[:-1]):]
-                    if self._fused_out_gate() else torch.addmm(w["b_gate"], xn_t, w["w_gate"]))
+            gate_col = self._gate_columns()[2]
+            gate = z[:, gate_col:] if gate_col >= 0 else torch.addmm(w["b_gate"], xn_t, w["w_gate"])
             o = o * torch.sigmoid(gate)
         return o @ w["w_out"] if residual is None else torch.addmm(residual, o, w["w_out"])
